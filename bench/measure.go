@@ -1,0 +1,208 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+)
+
+// mallocsMetric is the Go runtime's cumulative allocation counter, which
+// portico exposes on its admin /metrics.
+const mallocsMetric = "go_memstats_mallocs_total"
+
+// Row is one scenario × target: what was measured. Fields that do not
+// apply are absent from the JSON (nil or zero).
+type Row struct {
+	Target string `json:"target"`
+	// Skipped says why the target has no figures.
+	Skipped string `json:"skipped,omitempty"`
+	// Requests is the number of completed requests in the measured phase.
+	Requests int64 `json:"requests"`
+	// OK is the number of 2xx answers among them.
+	OK int64 `json:"ok"`
+	// Errors counts the others by kind (see Result.Errors).
+	Errors map[string]int64 `json:"errors,omitempty"`
+	// ElapsedS is the length of the measured phase in seconds.
+	ElapsedS float64 `json:"elapsed_s"`
+	// RPS is 2xx answers per second.
+	RPS float64 `json:"rps"`
+	// RatioToDirect is RPS over direct's RPS in the same scenario.
+	RatioToDirect *float64 `json:"ratio_to_direct,omitempty"`
+	// Latency percentiles in microseconds.
+	P50US  float64 `json:"p50_us"`
+	P90US  float64 `json:"p90_us"`
+	P99US  float64 `json:"p99_us"`
+	P999US float64 `json:"p999_us"`
+	// AddedP50US and AddedP99US are the percentile minus direct's in the
+	// same scenario: the latency the proxy adds.
+	AddedP50US *float64 `json:"added_p50_us,omitempty"`
+	AddedP99US *float64 `json:"added_p99_us,omitempty"`
+	// ProxyCPUUSPerReq is the CPU time (user+system, the proxy's process
+	// tree) per request in microseconds; absent for direct.
+	ProxyCPUUSPerReq *float64 `json:"proxy_cpu_us_per_req,omitempty"`
+	// BackendCPUUSPerReq is the backend's CPU time per request.
+	BackendCPUUSPerReq *float64 `json:"backend_cpu_us_per_req,omitempty"`
+	// LoadCPUUSPerReq is the load generator's CPU time per request.
+	LoadCPUUSPerReq *float64 `json:"loadgen_cpu_us_per_req,omitempty"`
+	// AllocsPerReq is portico's heap allocations per request (the delta of
+	// go_memstats_mallocs_total over the phase, divided by Requests).
+	AllocsPerReq *float64 `json:"allocs_per_req,omitempty"`
+	// Notes lists figures that could not be taken, and why.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// phase holds what a measured phase needs besides the scenario.
+type phase struct {
+	tb       *testbed
+	duration time.Duration
+	warmup   time.Duration
+	progress *progress
+}
+
+// counters is one snapshot of the cumulative counters around a phase. A
+// counter that could not be read is -1, and notes says why.
+type counters struct {
+	proxyCPU, backendCPU, loadCPU time.Duration
+	mallocs                       float64
+	notes                         []string
+}
+
+func (ph phase) snapshot(ctx context.Context, t *target) counters {
+	c := counters{proxyCPU: -1, backendCPU: -1, loadCPU: -1, mallocs: -1}
+	cpu := func(what string, pid int, into *time.Duration) {
+		d, err := treeCPU(pid)
+		if err != nil {
+			c.notes = append(c.notes, what+": "+err.Error())
+			return
+		}
+		*into = d
+	}
+	if t.proc != nil {
+		cpu("proxy cpu", t.proc.pid(), &c.proxyCPU)
+	}
+	cpu("backend cpu", ph.tb.backend.pid(), &c.backendCPU)
+	cpu("load generator cpu", os.Getpid(), &c.loadCPU)
+	if t.metricsURL != "" {
+		v, err := scrapeCounter(ctx, ph.tb.client, t.metricsURL, mallocsMetric)
+		if err != nil {
+			c.notes = append(c.notes, "allocations: "+err.Error())
+		} else {
+			c.mallocs = v
+		}
+	}
+	return c
+}
+
+// measure runs the warm-up, then the measured phase between two counter
+// snapshots.
+func (ph phase) measure(ctx context.Context, sc Scenario, t *target) Row {
+	row := Row{Target: t.name, Skipped: t.skip}
+	if t.skip != "" {
+		return row
+	}
+	url := t.url + sc.Path
+	label := sc.Name + "/" + t.name
+	// One pool for the warm-up and the phase: the phase starts on the
+	// connections the warm-up opened, and closes them when done.
+	tr := sc.transport()
+	defer tr.CloseIdleConnections()
+	if ph.warmup > 0 {
+		done := ph.progress.start(label+" warm-up", ph.warmup)
+		_, err := sc.load(url, ph.warmup, done, tr).Run(ctx)
+		ph.progress.stop()
+		if err != nil {
+			row.Skipped = skipReason(ctx, "warm-up", err)
+			return row
+		}
+	}
+	before := ph.snapshot(ctx, t)
+	done := ph.progress.start(label, ph.duration)
+	res, err := sc.load(url, ph.duration, done, tr).Run(ctx)
+	ph.progress.stop()
+	if err != nil {
+		row.Skipped = skipReason(ctx, "measured phase", err)
+		return row
+	}
+	after := ph.snapshot(ctx, t)
+	fillResult(&row, res)
+	fillCounters(&row, t, before, after)
+	return row
+}
+
+// skipReason says why a phase has no figures: the run was interrupted, or
+// the phase failed.
+func skipReason(ctx context.Context, phase string, err error) string {
+	if ctx.Err() != nil {
+		return "interrupted"
+	}
+	return fmt.Sprintf("%s: %v", phase, err)
+}
+
+func fillResult(row *Row, res *Result) {
+	row.Requests, row.OK = res.Requests, res.OK
+	if len(res.Errors) > 0 {
+		row.Errors = res.Errors
+	}
+	row.ElapsedS = res.Elapsed.Seconds()
+	row.RPS = res.RPS()
+	us := func(p float64) float64 { return float64(res.Percentile(p)) / float64(time.Microsecond) }
+	row.P50US, row.P90US, row.P99US, row.P999US = us(50), us(90), us(99), us(99.9)
+}
+
+func fillCounters(row *Row, t *target, before, after counters) {
+	row.Notes = append(before.notes, after.notes...)
+	if row.Requests == 0 {
+		return
+	}
+	n := float64(row.Requests)
+	perReq := func(b, a time.Duration) *float64 {
+		if b < 0 || a < 0 {
+			return nil
+		}
+		v := float64(a-b) / float64(time.Microsecond) / n
+		return &v
+	}
+	if t.proc != nil {
+		row.ProxyCPUUSPerReq = perReq(before.proxyCPU, after.proxyCPU)
+	}
+	row.BackendCPUUSPerReq = perReq(before.backendCPU, after.backendCPU)
+	row.LoadCPUUSPerReq = perReq(before.loadCPU, after.loadCPU)
+	if t.metricsURL != "" && before.mallocs >= 0 && after.mallocs >= 0 {
+		v := (after.mallocs - before.mallocs) / n
+		row.AllocsPerReq = &v
+	}
+}
+
+// compare fills the columns relative to direct: throughput ratio for a
+// closed loop, added latency for an open loop.
+func compare(sc Scenario, rows []Row) {
+	var direct *Row
+	for i := range rows {
+		if rows[i].Target == TargetDirect && rows[i].Skipped == "" {
+			direct = &rows[i]
+		}
+	}
+	if direct == nil {
+		return
+	}
+	for i := range rows {
+		r := &rows[i]
+		if r.Skipped != "" {
+			continue
+		}
+		switch sc.Loop {
+		case LoopClosed:
+			if direct.RPS > 0 {
+				v := r.RPS / direct.RPS
+				r.RatioToDirect = &v
+			}
+		case LoopOpen:
+			if r.Target == TargetDirect {
+				continue
+			}
+			p50, p99 := r.P50US-direct.P50US, r.P99US-direct.P99US
+			r.AddedP50US, r.AddedP99US = &p50, &p99
+		}
+	}
+}

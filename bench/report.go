@@ -1,0 +1,230 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the result of a run, as written to bench-results.json.
+type Report struct {
+	Started     time.Time        `json:"started"`
+	Finished    time.Time        `json:"finished"`
+	Interrupted bool             `json:"interrupted,omitempty"`
+	Environment Environment      `json:"environment"`
+	Settings    Settings         `json:"settings"`
+	Scenarios   []ScenarioReport `json:"scenarios"`
+}
+
+// Environment describes the machine and the software measured.
+type Environment struct {
+	GoVersion   string `json:"go_version"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+	CPUs        int    `json:"cpus"`
+	CPUModel    string `json:"cpu_model,omitempty"`
+	Kernel      string `json:"kernel,omitempty"`
+	GitDescribe string `json:"git_describe,omitempty"`
+	// Versions maps a target to the first line its binary prints for its
+	// version flag.
+	Versions map[string]string `json:"versions,omitempty"`
+	Pinning  Pinning           `json:"pinning"`
+}
+
+// Settings are the run's load settings.
+type Settings struct {
+	DurationS   float64 `json:"duration_s"`
+	WarmupS     float64 `json:"warmup_s"`
+	Connections int     `json:"connections"`
+	Rate        int     `json:"rate"`
+	// Order says how targets follow each other.
+	Order string `json:"order"`
+}
+
+const targetOrder = "fixed order per scenario: direct, portico, nginx, haproxy; each target gets its own warm-up, then its measured phase"
+
+func newSettings(o Options) Settings {
+	return Settings{
+		DurationS:   o.Duration.Seconds(),
+		WarmupS:     max(0, o.Warmup).Seconds(),
+		Connections: o.Connections,
+		Rate:        o.Rate,
+		Order:       targetOrder,
+	}
+}
+
+// ScenarioReport is one scenario and its rows, one per target.
+type ScenarioReport struct {
+	Scenario
+	Rows []Row `json:"rows"`
+}
+
+// WriteJSON writes the report as indented JSON.
+func WriteJSON(w io.Writer, rep *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return fmt.Errorf("writing json report: %w", err)
+	}
+	return nil
+}
+
+// column is one column of the tables, the same in the terminal and in
+// Markdown.
+type column struct {
+	title string
+	value func(Row) string
+}
+
+// columns are a scenario's table columns: a closed loop is about
+// throughput and cost, an open loop about latency.
+func columns(loop Loop) []column {
+	errs := column{"errors", func(r Row) string { return errorSummary(r.Errors) }}
+	proxyCPU := column{"proxy cpu µs/req", func(r Row) string { return fmtOpt(r.ProxyCPUUSPerReq, 1) }}
+	if loop == LoopOpen {
+		return []column{
+			{"requests", func(r Row) string { return groupDigits(r.Requests) }},
+			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			{"p99.9", func(r Row) string { return fmtUS(r.P999US) }},
+			{"+p50 vs direct", func(r Row) string { return fmtAdded(r.AddedP50US) }},
+			{"+p99 vs direct", func(r Row) string { return fmtAdded(r.AddedP99US) }},
+			proxyCPU, errs,
+		}
+	}
+	return []column{
+		{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+		{"× direct", func(r Row) string { return fmtOpt(r.RatioToDirect, 2) }},
+		proxyCPU,
+		{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
+		{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
+		{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+		{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+		errs,
+	}
+}
+
+func fmtOpt(v *float64, decimals int) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f", decimals, *v)
+}
+
+func fmtAdded(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	if *v < 0 {
+		return "-" + fmtUS(-*v)
+	}
+	return "+" + fmtUS(*v)
+}
+
+// fmtUS prints microseconds with a unit that keeps three digits or so.
+func fmtUS(us float64) string {
+	switch {
+	case us >= 1e6:
+		return fmt.Sprintf("%.2fs", us/1e6)
+	case us >= 1e3:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	default:
+		return fmt.Sprintf("%.0fµs", us)
+	}
+}
+
+// errorSummary is "0" or "12 (status 502: 10, reset: 2)".
+func errorSummary(errs map[string]int64) string {
+	var total int64
+	kinds := make([]string, 0, len(errs))
+	for k, v := range errs {
+		total += v
+		kinds = append(kinds, k)
+	}
+	if total == 0 {
+		return "0"
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s: %d", k, errs[k])
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+}
+
+// scenarioTitle is "passthrough: GET /bytes/1024, closed loop, 64 connections".
+func scenarioTitle(sc Scenario) string {
+	load := fmt.Sprintf("closed loop, %d connections", sc.Connections)
+	if sc.Loop == LoopOpen {
+		load = fmt.Sprintf("open loop, %d req/s", sc.Rate)
+	}
+	return fmt.Sprintf("%s: GET %s, %s", sc.Name, sc.Path, load)
+}
+
+// tableRows renders a scenario's rows as cells, the target first. A
+// skipped target has "skipped" in its cells; skips lists why, one line per
+// skipped target, to print under the table.
+func tableRows(sr ScenarioReport) (header []string, rows [][]string, skips []string) {
+	cols := columns(sr.Loop)
+	header = []string{"target"}
+	for _, c := range cols {
+		header = append(header, c.title)
+	}
+	for _, r := range sr.Rows {
+		cells := []string{r.Target}
+		for i, c := range cols {
+			switch {
+			case r.Skipped == "":
+				cells = append(cells, c.value(r))
+			case i == 0:
+				cells = append(cells, "skipped")
+			default:
+				cells = append(cells, "-")
+			}
+		}
+		rows = append(rows, cells)
+		if r.Skipped != "" {
+			skips = append(skips, r.Target+" skipped: "+oneLine(r.Skipped))
+		}
+	}
+	return header, rows, skips
+}
+
+// oneLine flattens a multi-line reason (a child's log tail) for a table
+// cell, and keeps it short.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const max = 160
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "…"
+	}
+	return s
+}
+
+// WriteTable writes one aligned table per scenario, for a terminal.
+func WriteTable(w io.Writer, rep *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, sr := range rep.Scenarios {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintln(tw, scenarioTitle(sr.Scenario))
+		header, rows, skips := tableRows(sr)
+		// Every cell ends with a tab so that all of them align.
+		fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+		for _, cells := range rows {
+			fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		}
+		for _, s := range skips {
+			fmt.Fprintln(tw, "  "+s)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing table: %w", err)
+	}
+	return nil
+}

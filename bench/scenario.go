@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Loop is how a scenario drives load.
+type Loop string
+
+const (
+	// LoopClosed keeps a fixed number of connections busy back to back:
+	// it measures throughput (ClosedLoop).
+	LoopClosed Loop = "closed"
+	// LoopOpen sends at a fixed rate: it measures latency at a known load
+	// (OpenLoop).
+	LoopOpen Loop = "open"
+)
+
+// Scenario is one measured situation: what each target is asked, and how.
+// Every scenario runs against the targets of one testbed in a fixed order
+// (direct, portico, then the peers), each after its own warm-up.
+type Scenario struct {
+	// Name is the scenario's key in --scenarios and in the reports.
+	Name string `json:"name"`
+	// About says in a line what it measures.
+	About string `json:"about"`
+	// Path is the request path every target is sent, e.g. "/bytes/1024".
+	Path string `json:"path"`
+	// Loop is the load model.
+	Loop Loop `json:"loop"`
+	// Connections is the number of connections of a closed loop.
+	Connections int `json:"connections,omitempty"`
+	// Rate is the requests per second of an open loop.
+	Rate int `json:"rate,omitempty"`
+	// Targets restricts the scenario to these targets; nil means all.
+	Targets []string `json:"targets,omitempty"`
+}
+
+// Scenarios is the built-in list, in run order, with a closed loop of
+// connections and an open loop of rate requests per second. Later
+// scenarios (cache, limits, h2/h3, cluster) are added here.
+func Scenarios(connections, rate int) []Scenario {
+	return []Scenario{
+		{
+			Name:        "passthrough",
+			About:       "throughput of a plain proxied GET of 1 KiB over keep-alive connections",
+			Path:        "/bytes/1024",
+			Loop:        LoopClosed,
+			Connections: connections,
+		},
+		{
+			Name:  "latency",
+			About: "latency of a plain proxied GET of 1 KiB at a fixed request rate, and what the proxy adds to direct",
+			Path:  "/bytes/1024",
+			Loop:  LoopOpen,
+			Rate:  rate,
+		},
+	}
+}
+
+// wants reports whether the scenario runs against the named target.
+func (s Scenario) wants(name string) bool {
+	if s.Targets == nil {
+		return true
+	}
+	for _, t := range s.Targets {
+		if t == name {
+			return true
+		}
+	}
+	return false
+}
+
+// loader is one load phase: ClosedLoop or OpenLoop.
+type loader interface {
+	Run(ctx context.Context) (*Result, error)
+}
+
+// load builds the scenario's load phase against url, sending through tr.
+func (s Scenario) load(url string, d time.Duration, done *atomic.Int64, tr *http.Transport) loader {
+	if s.Loop == LoopOpen {
+		return OpenLoop{URL: url, Rate: s.Rate, Duration: d, Done: done, Transport: tr}
+	}
+	return ClosedLoop{URL: url, Connections: s.Connections, Duration: d, Done: done, Transport: tr}
+}
+
+// transport is a connection pool large enough for the scenario's load.
+func (s Scenario) transport() *http.Transport {
+	if s.Loop == LoopOpen {
+		return newTransport(defaultMaxWorkers)
+	}
+	return newTransport(s.Connections)
+}
+
+// validate reports a scenario that can't run.
+func (s Scenario) validate() error {
+	switch {
+	case s.Loop == LoopClosed && s.Connections <= 0:
+		return fmt.Errorf("scenario %s: connections must be positive", s.Name)
+	case s.Loop == LoopOpen && s.Rate <= 0:
+		return fmt.Errorf("scenario %s: rate must be positive", s.Name)
+	case s.Loop != LoopClosed && s.Loop != LoopOpen:
+		return fmt.Errorf("scenario %s: unknown loop %q", s.Name, s.Loop)
+	}
+	return nil
+}
