@@ -17,6 +17,11 @@ type Server struct {
 	hs        *http.Server
 	connState func(net.Conn, http.ConnState)
 	open      atomic.Int64
+	// base is the parent of every request context; Shutdown cancels it
+	// once draining ends, so handlers of hijacked connections (proxied
+	// WebSockets), which http.Server no longer tracks, stop too.
+	base       context.Context
+	cancelBase context.CancelFunc
 
 	mu   sync.Mutex
 	addr net.Addr // of the first listener served
@@ -30,6 +35,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{connState: cfg.ConnState}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.hs = &http.Server{
 		Handler:           cfg.Handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -39,6 +45,7 @@ func New(cfg Config) (*Server, error) {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.ErrorLog.Handler(), slog.LevelDebug),
 		ConnState:         s.trackConn,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
 	}
 	return s, nil
 }
@@ -65,11 +72,15 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting, closes idle connections and waits for
 // in-flight requests to finish. If ctx ends first, it closes the
 // remaining connections (their requests fail) and returns ctx's error.
-// Connections taken over by a handler (WebSocket upgrades) are not
-// waited for. Shutdown is idempotent, and a Server shut down before Serve
+// Connections taken over by a handler (WebSocket upgrades) are not waited
+// for: once draining ends, every request context is cancelled, which ends
+// handlers that watch it (httputil.ReverseProxy's upgrade copy does).
+// Shutdown is idempotent, and a Server shut down before Serve
 // makes Serve return nil at once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.hs.Shutdown(ctx); err != nil {
+	err := s.hs.Shutdown(ctx)
+	s.cancelBase()
+	if err != nil {
 		// The context ended with requests still running: cut them.
 		_ = s.hs.Close()
 		return fmt.Errorf("edge: draining connections: %w", err)
