@@ -1,0 +1,95 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+)
+
+var (
+	// ErrNoHealthyTarget means every target of the upstream is unhealthy,
+	// ejected, drained (weight 0) or behind an open circuit.
+	ErrNoHealthyTarget = errors.New("proxy: no healthy target")
+	// ErrTimeout is matched (errors.Is) by every timeout this package
+	// reports: connect, response header, total, and a request deadline.
+	ErrTimeout = errors.New("proxy: timeout")
+)
+
+// timeoutError is a timeout of one kind (what). It matches ErrTimeout and
+// net.Error's Timeout, and wraps only its cause (never context.Canceled),
+// so a timeout is never mistaken for a client that went away.
+type timeoutError struct {
+	what string
+	err  error
+}
+
+func (e *timeoutError) Error() string {
+	if e.err == nil {
+		return "proxy: timeout " + e.what
+	}
+	return "proxy: timeout " + e.what + ": " + e.err.Error()
+}
+
+func (e *timeoutError) Is(target error) bool { return target == ErrTimeout }
+func (e *timeoutError) Unwrap() error        { return e.err }
+func (e *timeoutError) Timeout() bool        { return true }
+func (e *timeoutError) Temporary() bool      { return true }
+
+// connectError is a failed dial to a target: nothing was sent, so any
+// request may be retried on another target.
+type connectError struct {
+	addr string
+	err  error
+}
+
+func (e *connectError) Error() string { return "connecting to " + e.addr + ": " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// classify turns what a transport returned for one attempt into the error
+// this package reports. cause is context.Cause of the attempt's context
+// (nil while it is live): when the attempt was cancelled, the cause says
+// why (a timeout of ours, a request deadline, or the client leaving) and
+// wins over whatever the transport made of the cancellation.
+func classify(err, cause error) error {
+	if cause != nil {
+		err = cause
+	}
+	var te *timeoutError
+	switch {
+	case errors.As(err, &te):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return &timeoutError{what: "at the request deadline", err: err}
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &timeoutError{what: "talking to the target", err: err}
+	}
+	return err
+}
+
+// isConnectFailure reports whether err (already classified) means the
+// target never got to answer: a failed or timed-out dial, or a connection
+// reset or closed before any response. Such a failure is safe to retry for
+// an idempotent request.
+func isConnectFailure(err error) bool {
+	var ce *connectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	if errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled) {
+		return false // a dial timeout is wrapped in a connectError
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// isClientGone reports whether err means the client's request ended (not a
+// failure of the target).
+func isClientGone(err error) bool {
+	return errors.Is(err, context.Canceled) && !errors.Is(err, ErrTimeout)
+}

@@ -1,0 +1,141 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portico-gw/portico/node/config"
+)
+
+// Handler proxies one route's requests to its upstream. Build it once per
+// config snapshot with NewHandler; it is safe for concurrent use.
+type Handler struct {
+	route        string
+	up           *Upstream
+	proxy        httputil.ReverseProxy
+	path         func(*http.Request) string
+	errorHandler func(http.ResponseWriter, *http.Request, error)
+	preserveHost bool
+	header       time.Duration  // response-header timeout
+	total        time.Duration  // 0: no total timeout
+	connect      *time.Duration // nil: the upstream's (the dialer's default)
+	headerErr    error          // cancel cause of the header timer
+	totalErr     error          // cancel cause of the total timeout
+}
+
+// Interface guards.
+var (
+	_ http.Handler                = (*Handler)(nil)
+	_ http.RoundTripper           = (*retrier)(nil)
+	_ httputil.BufferPool         = (*bufferPool)(nil)
+	_ interface{ Timeout() bool } = (*timeoutError)(nil)
+)
+
+// NewHandler builds the proxy of one route on up. The route's zero
+// timeouts inherit up's.
+func NewHandler(route config.Route, up *Upstream, o HandlerOptions) (*Handler, error) {
+	if up == nil {
+		return nil, fmt.Errorf("building route %q: no upstream", route.Name)
+	}
+	if route.Upstream != "" && route.Upstream != up.name {
+		return nil, fmt.Errorf("building route %q: it names upstream %q, not %q", route.Name, route.Upstream, up.name)
+	}
+	to := inheritTimeouts(route.Timeouts, up.timeouts)
+	h := &Handler{
+		route: route.Name, up: up, path: o.Path, errorHandler: o.ErrorHandler,
+		preserveHost: route.PreserveHost,
+		header:       to.ResponseHeader.D(), total: to.Total.D(),
+		headerErr: &timeoutError{what: "waiting " + to.ResponseHeader.String() + " for response headers"},
+		totalErr:  &timeoutError{what: "after the route's total " + to.Total.String()},
+	}
+	if to.Connect != up.timeouts.Connect {
+		d := to.Connect.D()
+		h.connect = &d
+	}
+	if h.errorHandler == nil {
+		h.errorHandler = h.badGateway
+	}
+	h.proxy = httputil.ReverseProxy{
+		Rewrite:       h.rewrite,
+		Transport:     (*retrier)(h),
+		FlushInterval: o.FlushInterval,
+		ErrorHandler:  h.errorHandler,
+		BufferPool:    up.buffers,
+		ErrorLog:      slog.NewLogLogger(up.opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return h, nil
+}
+
+// ServeHTTP proxies r. Errors (no target, timeouts, target failures, the
+// client leaving) go to the ErrorHandler before any byte is written; a
+// failure while the response body streams aborts the response
+// (http.ErrAbortHandler), since its status is already sent.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.total > 0 {
+		ctx, cancel := context.WithTimeoutCause(r.Context(), h.total, h.totalErr)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	h.proxy.ServeHTTP(w, r)
+}
+
+// rewrite shapes the outbound request; the target (scheme, host, base
+// path) is set per try by the retrier. ReverseProxy has already removed
+// hop-by-hop and forwarding headers from out.
+func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	p := ""
+	if h.path != nil {
+		p = h.path(in)
+	} else {
+		p = in.URL.EscapedPath()
+	}
+	setEscapedPath(out.URL, p)
+	h.setForwarded(in, out)
+	if !h.preserveHost {
+		out.Host = "" // the target's host, from the URL
+	}
+}
+
+// setEscapedPath sets u's path from its escaped form p.
+func setEscapedPath(u *url.URL, p string) {
+	u.Path, u.RawPath = p, ""
+	if strings.IndexByte(p, '%') < 0 {
+		return
+	}
+	if dec, err := url.PathUnescape(p); err == nil {
+		u.Path, u.RawPath = dec, p
+	}
+}
+
+// badGateway is the ErrorHandler when none is given.
+func (h *Handler) badGateway(w http.ResponseWriter, _ *http.Request, err error) {
+	h.up.opts.Logger.Warn("proxying failed", "route", h.route, "error", err)
+	http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+}
+
+// bufferSize is the size of the buffers ReverseProxy copies bodies with.
+const bufferSize = 32 << 10
+
+// bufferPool recycles copy buffers. It pools array pointers, so that Put
+// does not allocate (a []byte in an interface would).
+type bufferPool struct{ pool sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{pool: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
+}
+
+func (p *bufferPool) Get() []byte { return p.pool.Get().(*[bufferSize]byte)[:] }
+
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) == bufferSize {
+		p.pool.Put((*[bufferSize]byte)(b[:bufferSize]))
+	}
+}

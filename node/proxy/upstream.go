@@ -1,0 +1,250 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/portico-gw/portico/node/config"
+)
+
+// Defaults for zero config fields. node/config applies the same defaults;
+// they are repeated here so that a hand-built config behaves as documented.
+const (
+	defaultConnect        = 5 * time.Second
+	defaultResponseHeader = 30 * time.Second
+	defaultMaxIdle        = 256
+	defaultAttempts       = 2
+	defaultBackoff        = 25 * time.Millisecond
+	defaultBudget         = 0.2
+	defaultPassive        = 5
+	defaultCooldown       = 10 * time.Second
+)
+
+// Upstream is a pool of targets with its balancer, health state, retry
+// budget and transport. It is safe for concurrent use; build Handlers on
+// it with NewHandler. Start launches active health checks; Close stops
+// them.
+type Upstream struct {
+	name      string
+	targets   []*target
+	balance   balanceKind
+	hashOn    hashOn
+	equalW    bool // every target has the same weight (rendezvous shortcut)
+	rr        roundRobin
+	lc        leastConn
+	sw        smoothWeighted
+	dialer    *dialer
+	transport *http.Transport
+	upgrade   *http.Transport // HTTP/1.1 for upgrades when protocol is h2c, else nil
+	timeouts  config.Timeouts // the upstream's, with defaults
+	retry     retryPolicy
+	budget    *retryBudget // nil when retries are off
+	passive   passivePolicy
+	active    activePolicy
+	opts      Options
+	buffers   *bufferPool
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	stop    context.CancelFunc // stops the health checkers
+	ctx     context.Context    // their context
+	wg      sync.WaitGroup
+}
+
+// NewUpstream builds an upstream from its validated config. It starts no
+// goroutine: call Start for active health checks and Close when done.
+func NewUpstream(cfg config.Upstream, o Options) (*Upstream, error) {
+	o = o.withDefaults()
+	u := &Upstream{name: cfg.Name, opts: o, buffers: newBufferPool()}
+	var err error
+	if u.balance, err = parseBalance(cfg.Balance); err != nil {
+		return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
+	}
+	if u.balance == balanceHash {
+		if u.hashOn, err = parseHashOn(cfg.HashOn); err != nil {
+			return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
+		}
+	}
+	if u.retry, err = newRetryPolicy(cfg.Retries); err != nil {
+		return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
+	}
+	if u.retry.attempts > 0 {
+		u.budget = newRetryBudget(cfg.Retries.Budget)
+		if cfg.Retries.Budget == 0 {
+			u.budget.ratio = defaultBudget
+		}
+	}
+	if err := u.buildTargets(cfg); err != nil {
+		return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
+	}
+	u.timeouts = inheritTimeouts(cfg.Timeouts, config.Timeouts{
+		Connect: config.Duration(defaultConnect), ResponseHeader: config.Duration(defaultResponseHeader)})
+	u.passive = newPassivePolicy(cfg.Health.Passive)
+	u.active = newActivePolicy(cfg.Health.Active)
+	u.buildTransports(cfg)
+	u.ctx, u.stop = context.WithCancel(context.Background())
+	return u, nil
+}
+
+func (u *Upstream) buildTargets(cfg config.Upstream) error {
+	if len(cfg.Targets) == 0 {
+		return fmt.Errorf("no targets: list at least one url")
+	}
+	u.equalW = true
+	for i, tc := range cfg.Targets {
+		p, err := url.Parse(tc.URL)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("target %q: want http://host:port or https://host:port", tc.URL)
+		}
+		w := int64(1)
+		if tc.Weight != nil {
+			w = int64(*tc.Weight)
+		}
+		if w < 0 {
+			return fmt.Errorf("target %q: weight %d is negative", tc.URL, w)
+		}
+		t := newTarget(i, tc.URL, p, w)
+		t.breaker = newBreaker(cfg.CircuitBreaker)
+		if i > 0 && w != u.targets[0].weight {
+			u.equalW = false
+		}
+		u.targets = append(u.targets, t)
+	}
+	u.sw.current = make([]int64, len(u.targets))
+	return nil
+}
+
+func (u *Upstream) buildTransports(cfg config.Upstream) {
+	tc := transportConfig{
+		connect:      u.timeouts.Connect.D(),
+		maxIdle:      cfg.MaxIdleConnsPerTarget,
+		maxConns:     cfg.MaxConnsPerTarget,
+		h2c:          cfg.Protocol == "h2c",
+		tlsConfig:    u.opts.TLSClientConfig,
+		sharedDialer: &dialer{connect: u.timeouts.Connect.D()},
+	}
+	tc.sharedDialer.net.KeepAlive = 30 * time.Second
+	u.dialer = tc.sharedDialer
+	if tc.maxIdle <= 0 {
+		tc.maxIdle = defaultMaxIdle
+	}
+	u.transport = newTransport(tc)
+	if tc.h2c {
+		// HTTP/2 has no Upgrade; WebSockets to an h2c upstream use HTTP/1.1.
+		tc.forceHTTP1 = true
+		u.upgrade = newTransport(tc)
+	}
+}
+
+// inheritTimeouts fills the zero fields of t from parent.
+func inheritTimeouts(t, parent config.Timeouts) config.Timeouts {
+	if t.Connect == 0 {
+		t.Connect = parent.Connect
+	}
+	if t.ResponseHeader == 0 {
+		t.ResponseHeader = parent.ResponseHeader
+	}
+	if t.Total == 0 {
+		t.Total = parent.Total
+	}
+	return t
+}
+
+func newPassivePolicy(c config.PassiveHealth) passivePolicy {
+	p := passivePolicy{failures: int64(c.Failures), cooldown: c.Cooldown.D()}
+	if p.failures == 0 {
+		p.failures = defaultPassive
+	}
+	if p.cooldown <= 0 {
+		p.cooldown = defaultCooldown
+	}
+	return p
+}
+
+// Name returns the upstream's name.
+func (u *Upstream) Name() string { return u.name }
+
+// pick chooses a target for one try, skipping those in tried, and commits
+// to it (reserving the half-open probe of its breaker if it has one).
+// probe says whether the try is that probe; the caller reports its outcome.
+func (u *Upstream) pick(r *http.Request, tried *targetSet, now time.Time) (t *target, probe bool, err error) {
+	ps := pickState{now: now.UnixNano(), tried: tried}
+	// A breaker may refuse at commit time (another request took the
+	// half-open probe): exclude it and pick again, at most once per target.
+	for range len(u.targets) {
+		if t = u.choose(r, &ps); t == nil {
+			break
+		}
+		if t.breaker == nil {
+			return t, false, nil
+		}
+		if probe, ok := t.breaker.acquire(ps.now); ok {
+			return t, probe, nil
+		}
+		tried.add(t.index)
+	}
+	return nil, false, fmt.Errorf("picking a target of upstream %q: %w", u.name, ErrNoHealthyTarget)
+}
+
+func (u *Upstream) choose(r *http.Request, ps *pickState) *target {
+	switch u.balance {
+	case balanceLeastConn:
+		return u.lc.pick(u.targets, ps)
+	case balanceWeighted:
+		return u.sw.pick(u.targets, ps)
+	case balanceRandom:
+		return pickRandom(u.targets, ps, u.opts.Rand())
+	case balanceHash:
+		if key, ok := hashKey(r, u.hashOn, u.opts.TrustedProxies); ok {
+			return pickRendezvous(u.targets, ps, key, u.equalW)
+		}
+	}
+	return u.rr.pick(u.targets, ps)
+}
+
+// transportFor returns the transport for one outbound request.
+func (u *Upstream) transportFor(r *http.Request) *http.Transport {
+	if u.upgrade != nil && r.Header.Get("Upgrade") != "" {
+		return u.upgrade
+	}
+	return u.transport
+}
+
+// TargetStatus is a snapshot of one target's state.
+type TargetStatus struct {
+	// URL is the target's configured URL.
+	URL string
+	// Weight is its configured weight (0: draining).
+	Weight int
+	// Healthy is the active health verdict (true when active checks are
+	// off or have not failed yet).
+	Healthy bool
+	// EjectedUntil is when passive ejection ends; zero when not ejected.
+	EjectedUntil time.Time
+	// Breaker is BreakerClosed, BreakerOpen or BreakerHalfOpen
+	// (BreakerClosed when circuit breaking is off).
+	Breaker string
+	// InFlight counts attempts sent to the target and not yet finished,
+	// response body (or upgraded connection) included.
+	InFlight int64
+}
+
+// Targets returns the state of every target, in config order.
+func (u *Upstream) Targets() []TargetStatus {
+	now := u.opts.Now().UnixNano()
+	out := make([]TargetStatus, len(u.targets))
+	for i, t := range u.targets {
+		s := TargetStatus{URL: t.raw, Weight: int(t.weight), Healthy: t.healthy.Load(),
+			Breaker: t.breaker.state(now), InFlight: t.inflight.Load()}
+		if until := t.ejectedUntil.Load(); until > now {
+			s.EjectedUntil = time.Unix(0, until)
+		}
+		out[i] = s
+	}
+	return out
+}
