@@ -1,0 +1,145 @@
+package config
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// Two routes conflict when no rule can choose between them: they match
+// exactly the same requests at the same priority. The router would have to
+// pick one arbitrarily, so it is a configuration error. Routes conflict
+// when all of these hold:
+//   - same priority;
+//   - overlapping hosts: both lists empty (any host), or a name in both
+//     ("*.example.com" overlaps only the same wildcard: an exact name is
+//     more specific than a wildcard, and a listed host than none);
+//   - a path pattern in both that is the same once parameter names are
+//     erased ("/u/{id}" = "/u/{x}", "/api/*" = "/api/{rest...}");
+//   - overlapping methods (an empty list is every method);
+//   - identical header and query conditions.
+
+// pathUse is one path pattern of one route.
+type pathUse struct {
+	route, path int
+}
+
+// conflictKey groups the paths that may conflict, so that only routes
+// sharing a priority, a canonical pattern and a host (or both taking any
+// host: host "") are compared pairwise. A config with thousands of
+// per-tenant routes on "/*" then stays linear.
+type conflictKey struct {
+	priority  int
+	canonical string
+	host      string
+}
+
+func (v *validator) conflicts(routes []Route) {
+	groups := make(map[conflictKey][]pathUse)
+	reported := make(map[[2]int]bool)
+	for i := range routes {
+		r := &routes[i]
+		if v.matchBad(r) {
+			continue // one error per mistake: its decode error is enough
+		}
+		hosts := r.Match.Hosts
+		if len(hosts) == 0 {
+			hosts = []string{""}
+		}
+		for j, p := range r.Match.Paths {
+			pat, err := parsePattern(p)
+			if err != nil {
+				continue // reported by match
+			}
+			for _, h := range hosts {
+				k := conflictKey{r.Priority, pat.canonical, h}
+				for _, prev := range groups[k] {
+					pair := [2]int{prev.route, i}
+					if prev.route == i || reported[pair] || !sameRequests(&routes[prev.route], r) {
+						continue
+					}
+					reported[pair] = true
+					v.conflict(routes, prev, pathUse{i, j})
+				}
+				groups[k] = append(groups[k], pathUse{i, j})
+			}
+		}
+	}
+}
+
+// conflict reports that route b matches the same requests as the earlier
+// route a, at b's path and naming a's line.
+func (v *validator) conflict(routes []Route, a, b pathUse) {
+	ra, rb := &routes[a.route], &routes[b.route]
+	pa, pb := &ra.Match.Paths[a.path], &rb.Match.Paths[b.path]
+	where := ""
+	if o := v.at(pa, &ra.Match.Paths, ra); o.line > 0 {
+		where = " at line " + strconv.Itoa(o.line)
+	}
+	path := v.show(pb, *pb)
+	if *pa != *pb {
+		path += " (same as " + v.show(pa, *pa) + ")"
+	}
+	v.errorf(v.at(pb, &rb.Match.Paths, rb),
+		"%s conflicts with %s%s: both match path %s at priority %d with the same hosts, methods, headers and query; give one a higher priority or make their matches differ",
+		v.routeLabel(rb, b.route), v.routeLabel(ra, a.route), where, path, rb.Priority)
+}
+
+// matchBad reports whether any part of r that decides what it matches
+// failed to decode.
+func (v *validator) matchBad(r *Route) bool {
+	for _, k := range []any{&r.Priority, &r.Match, &r.Match.Hosts, &r.Match.Paths, &r.Match.Methods, &r.Match.Headers, &r.Match.Query} {
+		if v.origins[k].bad {
+			return true
+		}
+	}
+	return false
+}
+
+// sameRequests reports whether a and b overlap on everything but the path.
+func sameRequests(a, b *Route) bool {
+	return a.Priority == b.Priority &&
+		hostsOverlap(a.Match.Hosts, b.Match.Hosts) &&
+		methodsOverlap(a.Match.Methods, b.Match.Methods) &&
+		headersEqual(a.Match.Headers, b.Match.Headers) &&
+		maps.Equal(a.Match.Query, b.Match.Query)
+}
+
+func hostsOverlap(a, b []string) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	return intersects(a, b)
+}
+
+func methodsOverlap(a, b []string) bool {
+	return len(a) == 0 || len(b) == 0 || intersects(a, b)
+}
+
+func intersects(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// headersEqual compares header conditions with names compared
+// case-insensitively, as HTTP does.
+func headersEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	canon := make(map[string]string, len(a))
+	for k, v := range a {
+		canon[http.CanonicalHeaderKey(k)] = v
+	}
+	for k, v := range b {
+		if w, ok := canon[http.CanonicalHeaderKey(k)]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,162 @@
+package config
+
+import "time"
+
+// This file is the one place defaults are applied: after decoding, before
+// validation. Each default is the one documented on its field in types.go.
+// Defaults run once per decoded document (Parse does it): they turn the
+// "off" value -1 of retries.attempts and health.passive.failures into 0, so
+// running them twice would read that 0 as "unset".
+
+// fallbackNodeName names the node when the host name can't be read.
+const fallbackNodeName = "portico"
+
+// applyDefaults fills the zero fields of f. hostname names the node when
+// node.name is empty (os.Hostname in production).
+func (f *File) applyDefaults(hostname func() (string, error)) {
+	f.Node.applyDefaults(hostname)
+	f.Gateway.applyDefaults()
+}
+
+func (n *Node) applyDefaults(hostname func() (string, error)) {
+	if n.Name == "" {
+		n.Name = fallbackNodeName
+		if h, err := hostname(); err == nil && h != "" {
+			n.Name = h
+		}
+	}
+	setString(&n.DataDir, "./data")
+	setString(&n.Listen, ":8080")
+	setString(&n.Admin.Listen, "127.0.0.1:9901")
+	setString(&n.AccessLog.Output, "stdout")
+	if n.AccessLog.Sample == 0 {
+		n.AccessLog.Sample = 1
+	}
+	setString(&n.Log.Level, "info")
+	setString(&n.Log.Format, "text")
+	setDuration(&n.Server.ReadHeaderTimeout, 10*time.Second)
+	setDuration(&n.Server.IdleTimeout, 120*time.Second)
+	setSize(&n.Server.MaxHeaderBytes, 64<<10)
+	setSize(&n.Server.MaxBodyBytes, 10<<20)
+	setDuration(&n.ShutdownTimeout, 30*time.Second)
+}
+
+func (g *Gateway) applyDefaults() {
+	for i := range g.Upstreams {
+		g.Upstreams[i].applyDefaults()
+	}
+	for i := range g.Routes {
+		r := &g.Routes[i]
+		if len(r.Match.Paths) == 0 {
+			r.Match.Paths = []string{"/*"}
+		}
+		// A route's zero timeouts inherit its upstream's; when the upstream
+		// is missing (a validation error) the global defaults still make
+		// the route's Timeouts complete.
+		if u := g.upstream(r.Upstream); u != nil {
+			r.Timeouts.inherit(u.Timeouts)
+		}
+		r.Timeouts.applyDefaults()
+	}
+}
+
+// upstream returns the first upstream called name, or nil.
+func (g *Gateway) upstream(name string) *Upstream {
+	for i := range g.Upstreams {
+		if g.Upstreams[i].Name == name {
+			return &g.Upstreams[i]
+		}
+	}
+	return nil
+}
+
+func (u *Upstream) applyDefaults() {
+	setString(&u.Balance, "round_robin")
+	setString(&u.Protocol, "http1")
+	u.Timeouts.applyDefaults()
+	u.Retries.applyDefaults()
+	u.Health.applyDefaults()
+	u.CircuitBreaker.applyDefaults()
+	setInt(&u.MaxIdleConnsPerTarget, 256)
+	for i := range u.Targets {
+		if u.Targets[i].Weight == nil {
+			one := 1
+			u.Targets[i].Weight = &one
+		}
+	}
+}
+
+func (t *Timeouts) applyDefaults() {
+	setDuration(&t.Connect, 5*time.Second)
+	setDuration(&t.ResponseHeader, 30*time.Second)
+	// Total stays 0: no limit, so streams and WebSockets live on.
+}
+
+// inherit fills t's zero fields from parent.
+func (t *Timeouts) inherit(parent Timeouts) {
+	setDuration(&t.Connect, parent.Connect.D())
+	setDuration(&t.ResponseHeader, parent.ResponseHeader.D())
+	setDuration(&t.Total, parent.Total.D())
+}
+
+func (r *Retries) applyDefaults() {
+	r.Attempts = countOrOff(r.Attempts, 2)
+	setDuration(&r.Backoff, 25*time.Millisecond)
+	if r.Budget == 0 {
+		r.Budget = 0.2
+	}
+	if len(r.On) == 0 {
+		r.On = []string{"connect", "5xx"}
+	}
+}
+
+func (h *Health) applyDefaults() {
+	h.Passive.Failures = countOrOff(h.Passive.Failures, 5)
+	setDuration(&h.Passive.Cooldown, 10*time.Second)
+	setDuration(&h.Active.Interval, 5*time.Second)
+	setDuration(&h.Active.Timeout, 2*time.Second)
+	setInt(&h.Active.Healthy, 2)
+	setInt(&h.Active.Unhealthy, 3)
+}
+
+func (c *CircuitBreaker) applyDefaults() {
+	setInt(&c.MinRequests, 20)
+	setDuration(&c.Window, 10*time.Second)
+	setDuration(&c.OpenFor, 30*time.Second)
+}
+
+// countOrOff maps a count whose -1 means off: 0 (unset) becomes def and -1
+// becomes 0, so that after defaults 0 means off.
+func countOrOff(n, def int) int {
+	switch n {
+	case 0:
+		return def
+	case -1:
+		return 0
+	}
+	return n
+}
+
+func setString(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+func setDuration(p *Duration, def time.Duration) {
+	if *p == 0 {
+		*p = Duration(def)
+	}
+}
+
+func setSize(p *Size, def int64) {
+	if *p == 0 {
+		*p = Size(def)
+	}
+}

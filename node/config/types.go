@@ -1,0 +1,277 @@
+package config
+
+// This file holds the schema: plain data, no behaviour beyond what the
+// decoder needs. Every field documents its YAML key, its default and its
+// units. The zero value of a field means "use the default"; defaults are
+// applied in one place (defaults.go) after decoding and before validation.
+//
+// A file has two kinds of settings (ARCHITECTURE.md "Config: two kinds"):
+//   - node-local: everything under the top-level `node:` key (addresses, data
+//     dir, admin, access log, edge limits). They come from the node's own file
+//     and flags and are never replicated.
+//   - cluster-wide: every other top-level key (upstreams, routes, and later
+//     consumers, plans, cache and limit policies). This is the Gateway document
+//     that a cluster replicates through Raft and that `PUT /config` replaces.
+
+// File is one decoded configuration file.
+type File struct {
+	// Node holds the node-local settings (key `node`).
+	Node Node `yaml:"node"`
+	// Gateway holds the cluster-wide document; its keys sit at the top level
+	// of the file, beside `node`.
+	Gateway Gateway `yaml:",inline"`
+}
+
+// Node is the node-local part of a configuration file.
+type Node struct {
+	// Name identifies this node in logs, metrics and (later) the cluster.
+	// (Optional) Defaults to the host name.
+	Name string `yaml:"name"`
+	// DataDir holds the node's persistent state. (Optional) Defaults to
+	// "./data".
+	DataDir string `yaml:"data_dir"`
+	// Listen is the edge address that serves gateway traffic.
+	// (Optional) Defaults to ":8080".
+	Listen string `yaml:"listen"`
+	// Admin configures the admin API listener.
+	Admin Admin `yaml:"admin"`
+	// AccessLog configures the JSON access log.
+	AccessLog AccessLog `yaml:"access_log"`
+	// Log configures the process log (not the access log).
+	Log Log `yaml:"log"`
+	// TrustedProxies lists CIDRs (or single IPs) whose X-Forwarded-* and
+	// Forwarded headers are believed. Requests from elsewhere have those
+	// headers replaced. (Optional) Defaults to none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Server holds connection-level limits of the edge listener.
+	Server Server `yaml:"server"`
+	// ShutdownTimeout bounds the drain on SIGTERM: in-flight requests get
+	// this long to finish. (Optional) Defaults to 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Admin configures the admin API (health, readiness, config, metrics).
+type Admin struct {
+	// Listen is the admin address. (Optional) Defaults to "127.0.0.1:9901".
+	// "off" disables the admin API. A non-loopback address requires Token.
+	Listen string `yaml:"listen"`
+	// Token is the bearer token every admin request must carry, except
+	// /health and /ready. Usually "${PORTICO_ADMIN_TOKEN}". On a loopback
+	// address it may be empty (dev only). Never logged nor returned.
+	Token string `yaml:"token" secret:"true"`
+}
+
+// AccessLog configures the per-request JSON access log.
+type AccessLog struct {
+	// Output is "stdout" (default), "stderr", "off", or a file path
+	// (appended to, created 0640).
+	Output string `yaml:"output"`
+	// Sample is the fraction of requests logged, in (0, 1]. Errors (status
+	// >= 500) are always logged. (Optional) Defaults to 1.
+	Sample float64 `yaml:"sample"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Level is one of debug, info (default), warn, error.
+	Level string `yaml:"level"`
+	// Format is "text" (default) or "json".
+	Format string `yaml:"format"`
+}
+
+// Server holds the edge listener's connection-level limits.
+type Server struct {
+	// ReadHeaderTimeout bounds how long a client may take to send request
+	// headers (slowloris). (Optional) Defaults to 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes idle keep-alive connections. (Optional) Defaults
+	// to 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes caps the request line plus headers. (Optional)
+	// Defaults to 64KiB.
+	MaxHeaderBytes Size `yaml:"max_header_bytes"`
+	// MaxBodyBytes is the default request body cap for routes that don't
+	// set their own; bigger bodies get 413. (Optional) Defaults to 10MiB.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+}
+
+// Gateway is the cluster-wide document: what the gateway routes and where.
+type Gateway struct {
+	// Upstreams are the backend pools routes send traffic to.
+	Upstreams []Upstream `yaml:"upstreams"`
+	// Routes match requests and say what serves them.
+	Routes []Route `yaml:"routes"`
+}
+
+// Upstream is a named pool of backend targets.
+type Upstream struct {
+	// Name is referenced by routes. (Required) Unique.
+	Name string `yaml:"name"`
+	// Targets are the backends. (Required) At least one.
+	Targets []Target `yaml:"targets"`
+	// Balance picks a target: round_robin (default), least_conn, weighted,
+	// hash (consistent hash on HashOn) or random.
+	Balance string `yaml:"balance"`
+	// HashOn is the key for balance: hash — "header:NAME", "cookie:NAME"
+	// or "client_ip". Required when Balance is hash.
+	HashOn string `yaml:"hash_on"`
+	// Protocol spoken to targets: "http1" (default; HTTP/1.1, or HTTP/2 when
+	// a https target offers it by ALPN), "h2c" (HTTP/2 over cleartext).
+	Protocol string `yaml:"protocol"`
+	// Timeouts are the defaults for routes using this upstream.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Retries retries failed idempotent requests on another target.
+	Retries Retries `yaml:"retries"`
+	// Health configures passive and active health checking.
+	Health Health `yaml:"health"`
+	// CircuitBreaker opens a target's circuit when its error ratio is high.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
+	// MaxIdleConnsPerTarget sizes the keep-alive pool per target.
+	// (Optional) Defaults to 256.
+	MaxIdleConnsPerTarget int `yaml:"max_idle_conns_per_target"`
+	// MaxConnsPerTarget caps open connections per target; 0 means no cap.
+	MaxConnsPerTarget int `yaml:"max_conns_per_target"`
+}
+
+// Target is one backend of an upstream.
+type Target struct {
+	// URL is "http://host:port" or "https://host:port", optionally with a
+	// base path that is prefixed to every proxied path. (Required)
+	URL string `yaml:"url"`
+	// Weight is the relative share for balance: weighted (and a tie-break
+	// for the others). (Optional) Defaults to 1. Must be >= 0; 0 drains.
+	Weight *int `yaml:"weight"`
+}
+
+// Timeouts bound one proxied exchange. Zero fields inherit: route from
+// upstream, upstream from the defaults.
+type Timeouts struct {
+	// Connect bounds the TCP (and TLS) connect to a target. Default 5s.
+	Connect Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for the upstream's response headers
+	// once the request is written. Default 30s.
+	ResponseHeader Duration `yaml:"response_header"`
+	// Total bounds the whole exchange including streaming the response
+	// body. Default 0: no total limit (streams and WebSockets live on).
+	Total Duration `yaml:"total"`
+}
+
+// Retries configures retrying a failed request on another target.
+type Retries struct {
+	// Attempts is the number of retries after the first try (so 2 means up
+	// to 3 tries). Only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT,
+	// DELETE) with no body or a replayable body are retried. Default 2;
+	// -1 disables. Once defaults are applied (as Parse returns a File), 0
+	// means disabled.
+	Attempts int `yaml:"attempts"`
+	// Backoff is the base delay before a retry; it doubles per attempt with
+	// jitter. Default 25ms.
+	Backoff Duration `yaml:"backoff"`
+	// Budget caps retries as a fraction of recent requests (a retry storm
+	// guard), e.g. 0.2 = retries may add at most 20% load. Default 0.2.
+	Budget float64 `yaml:"budget"`
+	// On lists what is retried: "connect" (dial failures and resets before
+	// any response), "5xx" (502, 503, 504 from the target). Default both.
+	On []string `yaml:"on"`
+}
+
+// Health configures target health tracking.
+type Health struct {
+	// Passive ejects a target after consecutive failures of live traffic.
+	Passive PassiveHealth `yaml:"passive"`
+	// Active probes each target periodically. Off unless Path is set.
+	Active ActiveHealth `yaml:"active"`
+}
+
+// PassiveHealth ejects targets that fail live requests.
+type PassiveHealth struct {
+	// Failures is the count of consecutive failures (connect errors,
+	// timeouts, 5xx) that ejects a target. Default 5; -1 disables. Once
+	// defaults are applied (as Parse returns a File), 0 means disabled.
+	Failures int `yaml:"failures"`
+	// Cooldown is how long an ejected target stays out. Default 10s.
+	Cooldown Duration `yaml:"cooldown"`
+}
+
+// ActiveHealth probes targets out of band.
+type ActiveHealth struct {
+	// Path is requested with GET on each target; a 2xx or 3xx is healthy.
+	// Empty disables active checks.
+	Path string `yaml:"path"`
+	// Interval between probes. Default 5s.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one probe. Default 2s.
+	Timeout Duration `yaml:"timeout"`
+	// Healthy is the consecutive successes that bring a target back.
+	// Default 2.
+	Healthy int `yaml:"healthy"`
+	// Unhealthy is the consecutive failures that take a target out.
+	// Default 3.
+	Unhealthy int `yaml:"unhealthy"`
+}
+
+// CircuitBreaker opens a target's circuit when too many recent requests
+// failed, then lets a few probes through after OpenFor.
+type CircuitBreaker struct {
+	// ErrorRatio in (0, 1] opens the circuit. 0 (default) disables the
+	// breaker.
+	ErrorRatio float64 `yaml:"error_ratio"`
+	// MinRequests is the minimum requests in Window before the ratio is
+	// judged. Default 20.
+	MinRequests int `yaml:"min_requests"`
+	// Window is the sliding window the ratio is computed over. Default 10s.
+	Window Duration `yaml:"window"`
+	// OpenFor is how long the circuit stays open before half-open probes.
+	// Default 30s.
+	OpenFor Duration `yaml:"open_for"`
+}
+
+// Route matches requests and sends them to an upstream.
+type Route struct {
+	// Name identifies the route in logs, metrics and errors. (Required)
+	// Unique.
+	Name string `yaml:"name"`
+	// Match says which requests this route takes.
+	Match Match `yaml:"match"`
+	// Priority breaks ties the specificity rules leave; higher wins.
+	// (Optional) Defaults to 0.
+	Priority int `yaml:"priority"`
+	// Upstream names the pool that serves the route. (Required)
+	Upstream string `yaml:"upstream"`
+	// StripPrefix removes this literal prefix from the path before
+	// proxying (after normalization). Must start with "/".
+	StripPrefix string `yaml:"strip_prefix"`
+	// Rewrite replaces the upstream path with a template that may use the
+	// route's path parameters, e.g. "/v2/users/{id}". Applied instead of
+	// StripPrefix when both are set is an error.
+	Rewrite string `yaml:"rewrite"`
+	// Timeouts override the upstream's timeouts for this route.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// MaxBodyBytes caps the request body; bigger gets 413. Defaults to
+	// node.server.max_body_bytes.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+	// PreserveHost sends the client's Host header upstream instead of the
+	// target's host. Default false.
+	PreserveHost bool `yaml:"preserve_host"`
+}
+
+// Match is a route's request predicate. Every listed condition must hold;
+// an empty list means "any".
+type Match struct {
+	// Hosts are exact names ("api.example.com") or one leading wildcard
+	// label ("*.example.com", which matches one or more labels). A port in
+	// the request's Host is ignored. Empty: any host.
+	Hosts []string `yaml:"hosts"`
+	// Paths are patterns: "/users" (exact), "/users/{id}" (one segment),
+	// "/files/{path...}" (the rest, catch-all, last only), "/api/*" (prefix:
+	// "/api" and everything below it). Empty: "/*".
+	Paths []string `yaml:"paths"`
+	// Methods are HTTP methods, upper case. Empty: any method.
+	Methods []string `yaml:"methods"`
+	// Headers maps a header name to the value it must have exactly; the
+	// value "*" means "present with any value".
+	Headers map[string]string `yaml:"headers"`
+	// Query maps a query parameter to the value it must have exactly; "*"
+	// means present.
+	Query map[string]string `yaml:"query"`
+}

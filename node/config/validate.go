@@ -1,0 +1,134 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// This file validates a decoded, defaulted document: node settings here,
+// upstreams and routes in validate_gateway.go, route conflicts in
+// conflict.go. Every problem is collected, each at the line:col of the key
+// or item at fault; nothing stops at the first.
+
+// validator collects the problems of one document.
+type validator struct {
+	file    string
+	origins origins
+	errs    Errors
+}
+
+// errorf reports a problem at o. A value that already failed to decode is
+// not reported again.
+func (v *validator) errorf(o origin, format string, args ...any) {
+	if o.bad {
+		return
+	}
+	v.errs = append(v.errs, Error{File: v.file, Line: o.line, Col: o.col, Msg: fmt.Sprintf(format, args...)})
+}
+
+// at returns the origin of the first key that has one (see origins.place).
+func (v *validator) at(keys ...any) origin { return v.origins.place(keys...) }
+
+// show quotes a value for a message, hiding substituted values.
+func (v *validator) show(key any, val string) string { return v.origins.show(key, val) }
+
+// explain is err's message, without any part of the value when the value
+// at key came from a variable.
+func (v *validator) explain(key any, err error) string {
+	var ve valueError
+	if v.origins[key].subst && errors.As(err, &ve) {
+		return ve.generic
+	}
+	return err.Error()
+}
+
+// enum checks that val is one of the values rules.go allows for field id.
+func (v *validator) enum(key any, id, label, val string) {
+	allowed := enumOf(id)
+	for _, a := range allowed {
+		if val == a {
+			return
+		}
+	}
+	v.errorf(v.at(key), "%s %s is not valid: use one of %s", label, v.show(key, val), strings.Join(allowed, ", "))
+}
+
+func (v *validator) node(n *Node) {
+	if err := checkListen(n.Listen); err != nil {
+		v.errorf(v.at(&n.Listen, n), "node.listen %s %v", v.show(&n.Listen, n.Listen), err)
+	}
+	v.admin(n)
+	v.enum(&n.Log.Level, "Log.Level", "node.log.level", n.Log.Level)
+	v.enum(&n.Log.Format, "Log.Format", "node.log.format", n.Log.Format)
+	for i := range n.TrustedProxies {
+		p := &n.TrustedProxies[i]
+		if !isCIDROrIP(*p) {
+			v.errorf(v.at(p, &n.TrustedProxies), "node.trusted_proxies entry %s is not a CIDR or an IP address (e.g. 10.0.0.0/8, 192.0.2.7)", v.show(p, *p))
+		}
+	}
+}
+
+// admin checks the admin listener: a host:port or "off", and a token
+// unless only this host can reach it.
+func (v *validator) admin(n *Node) {
+	a := &n.Admin
+	if a.Listen == "off" {
+		return
+	}
+	if err := checkListen(a.Listen); err != nil {
+		v.errorf(v.at(&a.Listen, a, n), `node.admin.listen %s %v, or "off"`, v.show(&a.Listen, a.Listen), err)
+		return
+	}
+	if a.Token == "" && !isLoopback(a.Listen) {
+		v.errorf(v.at(&a.Listen, a, n), `node.admin.listen %s is reachable from other hosts, so the admin API needs a token: set node.admin.token (e.g. token: "${PORTICO_ADMIN_TOKEN}") or listen on 127.0.0.1`, v.show(&a.Listen, a.Listen))
+	}
+}
+
+// checkListen checks a listen address: "host:port" or ":port" with a
+// numeric port (0 asks the system for a free one).
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf(`must be host:port, e.g. ":8080" or "127.0.0.1:8080"`)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		return fmt.Errorf("has an invalid port: use a number from 0 to 65535")
+	}
+	if hasSpaceOrControl(host) {
+		return fmt.Errorf("has an invalid host")
+	}
+	return nil
+}
+
+// isLoopback reports whether a listen address is reachable from this host
+// only. An empty host listens on every interface.
+func isLoopback(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func isCIDROrIP(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// required reports an empty required field of an item: at its key when it
+// is present but empty, at the item when the key is missing.
+func (v *validator) required(key, item any, what, name string) {
+	if o, ok := v.origins[key]; ok {
+		v.errorf(o, "%s: %q must not be empty", what, name)
+		return
+	}
+	v.errorf(v.at(item), "%s is missing %q", what, name)
+}

@@ -1,0 +1,298 @@
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// gateway validates the cluster-wide document: each upstream and route,
+// unique names, route references, and route conflicts.
+func (v *validator) gateway(g *Gateway) {
+	byName := make(map[string]*Upstream, len(g.Upstreams))
+	var defined []*Upstream
+	for i := range g.Upstreams {
+		u := &g.Upstreams[i]
+		v.upstream(u, i)
+		if u.Name == "" {
+			continue
+		}
+		if first, ok := byName[u.Name]; ok {
+			v.errorf(v.at(&u.Name, u), "duplicate upstream name %s%s", v.show(&u.Name, u.Name), v.firstAt(&first.Name, first))
+			continue
+		}
+		byName[u.Name] = u
+		defined = append(defined, u)
+	}
+	routes := make(map[string]*Route, len(g.Routes))
+	for i := range g.Routes {
+		r := &g.Routes[i]
+		v.route(r, i, byName, defined)
+		if r.Name == "" {
+			continue
+		}
+		if first, ok := routes[r.Name]; ok {
+			v.errorf(v.at(&r.Name, r), "duplicate route name %s%s", v.show(&r.Name, r.Name), v.firstAt(&first.Name, first))
+			continue
+		}
+		routes[r.Name] = r
+	}
+	v.conflicts(g.Routes)
+}
+
+// firstAt says where the first of two duplicates is, when known.
+func (v *validator) firstAt(keys ...any) string {
+	if o := v.at(keys...); o.line > 0 {
+		return fmt.Sprintf(" (first defined at line %d)", o.line)
+	}
+	return ""
+}
+
+// upstreamLabel names upstream number i (0-based) in messages.
+func (v *validator) upstreamLabel(u *Upstream, i int) string {
+	if u.Name == "" {
+		return fmt.Sprintf("upstream #%d", i+1)
+	}
+	return "upstream " + v.show(&u.Name, u.Name)
+}
+
+func (v *validator) upstream(u *Upstream, i int) {
+	label := v.upstreamLabel(u, i)
+	if u.Name == "" {
+		v.required(&u.Name, u, "upstream", "name")
+	}
+	v.targets(u, label)
+	v.enum(&u.Balance, "Upstream.Balance", label+": balance", u.Balance)
+	v.enum(&u.Protocol, "Upstream.Protocol", label+": protocol", u.Protocol)
+	switch {
+	case u.Balance == "hash" && u.HashOn == "":
+		v.errorf(v.at(&u.Balance, u), `%s: balance hash needs hash_on: "header:NAME", "cookie:NAME" or "client_ip"`, label)
+	case u.Balance != "hash" && u.HashOn != "":
+		v.errorf(v.at(&u.HashOn, u), "%s: hash_on is used only with balance: hash", label)
+	case u.HashOn != "" && !validHashOn(u.HashOn):
+		v.errorf(v.at(&u.HashOn, u), `%s: hash_on %s must be "header:NAME", "cookie:NAME" or "client_ip"`, label, v.show(&u.HashOn, u.HashOn))
+	}
+	for j := range u.Retries.On {
+		on := &u.Retries.On[j]
+		v.enum(on, "Retries.On", label+": retries.on entry", *on)
+	}
+	if p := u.Health.Active.Path; p != "" && (!strings.HasPrefix(p, "/") || hasSpaceOrControl(p)) {
+		v.errorf(v.at(&u.Health.Active.Path), `%s: health.active.path %s must be a path starting with "/"`, label, v.show(&u.Health.Active.Path, p))
+	}
+}
+
+// targets checks an upstream's target list: valid URLs, some weight, and
+// a protocol every target can speak.
+func (v *validator) targets(u *Upstream, label string) {
+	if len(u.Targets) == 0 {
+		v.errorf(v.at(&u.Targets, u), "%s needs at least one target", label)
+		return
+	}
+	weight := 0
+	for i := range u.Targets {
+		t := &u.Targets[i]
+		if t.Weight != nil {
+			weight += min(*t.Weight, 1)
+		}
+		if t.URL == "" {
+			v.required(&t.URL, t, "target", "url")
+			continue
+		}
+		if err := checkTargetURL(t.URL); err != nil {
+			v.errorf(v.at(&t.URL, t), "target url %s %v", v.show(&t.URL, t.URL), err)
+		} else if u.Protocol == "h2c" && strings.HasPrefix(strings.ToLower(t.URL), "https:") {
+			v.errorf(v.at(&t.URL, t), "target url %s uses https, but %s speaks h2c (cleartext HTTP/2): use http:// or protocol http1", v.show(&t.URL, t.URL), label)
+		}
+	}
+	if weight == 0 {
+		v.errorf(v.at(&u.Targets, u), "%s: every target has weight 0; give at least one a weight > 0", label)
+	}
+}
+
+// checkTargetURL checks a target: http or https, a host with an optional
+// port, an optional base path, no user info, query or fragment.
+func checkTargetURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		// url's own error repeats the input; the caller shows it already.
+		return errors.New("is not a valid URL, e.g. http://10.0.0.5:8080")
+	case u.Scheme != "http" && u.Scheme != "https", u.Opaque != "":
+		return errors.New("must start with http:// or https://")
+	case u.User != nil:
+		return errors.New("must not contain user info: send credentials in a header")
+	case u.Hostname() == "":
+		return errors.New("needs a host, e.g. http://10.0.0.5:8080")
+	case u.RawQuery != "" || u.ForceQuery:
+		return errors.New(`must not have a query ("?")`)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return errors.New(`must not have a fragment ("#")`)
+	case strings.HasSuffix(u.Host, ":"):
+		return errors.New("has an empty port")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("has an invalid port: use 1 to 65535")
+		}
+	}
+	return nil
+}
+
+// validHashOn checks "header:NAME", "cookie:NAME" or "client_ip".
+func validHashOn(s string) bool {
+	if s == "client_ip" {
+		return true
+	}
+	kind, name, ok := strings.Cut(s, ":")
+	return ok && (kind == "header" || kind == "cookie") && isToken(name)
+}
+
+// routeLabel names route number i (0-based) in messages.
+func (v *validator) routeLabel(r *Route, i int) string {
+	if r.Name == "" {
+		return fmt.Sprintf("route #%d", i+1)
+	}
+	return "route " + v.show(&r.Name, r.Name)
+}
+
+func (v *validator) route(r *Route, i int, ups map[string]*Upstream, defined []*Upstream) {
+	label := v.routeLabel(r, i)
+	if r.Name == "" {
+		v.required(&r.Name, r, "route", "name")
+	}
+	switch {
+	case r.Upstream == "":
+		v.required(&r.Upstream, r, label, "upstream")
+	case ups[r.Upstream] == nil:
+		v.errorf(v.at(&r.Upstream, r), "%s: upstream %s is not defined%s", label, v.show(&r.Upstream, r.Upstream), v.knownUpstreams(r, defined))
+	}
+	v.match(&r.Match, label)
+	if r.StripPrefix != "" {
+		if err := checkStripPrefix(r.StripPrefix); err != nil {
+			v.errorf(v.at(&r.StripPrefix), "%s: strip_prefix %s %v", label, v.show(&r.StripPrefix, r.StripPrefix), err)
+		}
+	}
+	if r.Rewrite != "" {
+		v.rewrite(r, label)
+	}
+}
+
+// knownUpstreams completes a "not defined" message with a suggestion or
+// the list of upstreams.
+func (v *validator) knownUpstreams(r *Route, defined []*Upstream) string {
+	if len(defined) == 0 {
+		return " (no upstreams are defined)"
+	}
+	shown := make([]string, len(defined))
+	var plain []string // names that may be suggested: none came from a variable
+	for i, u := range defined {
+		shown[i] = v.show(&u.Name, u.Name)
+		if !v.origins[&u.Name].subst {
+			plain = append(plain, u.Name)
+		}
+	}
+	if !v.origins[&r.Upstream].subst {
+		if s := suggest(r.Upstream, plain); s != "" {
+			return fmt.Sprintf(" (did you mean %q?)", s)
+		}
+	}
+	return " (defined: " + strings.Join(shown, ", ") + ")"
+}
+
+func (v *validator) match(m *Match, label string) {
+	for i := range m.Hosts {
+		h := &m.Hosts[i]
+		if err := checkHost(*h); err != nil {
+			v.errorf(v.at(h, &m.Hosts), "%s: match.hosts entry %s %s", label, v.show(h, *h), v.explain(h, err))
+		}
+	}
+	for i := range m.Paths {
+		p := &m.Paths[i]
+		if _, err := parsePattern(*p); err != nil {
+			v.errorf(v.at(p, &m.Paths), "%s: match.paths entry %s %s", label, v.show(p, *p), v.explain(p, err))
+		}
+	}
+	for i := range m.Methods {
+		meth := &m.Methods[i]
+		switch up := strings.ToUpper(*meth); {
+		case !isToken(*meth):
+			v.errorf(v.at(meth, &m.Methods), "%s: match.methods entry %s is not an HTTP method", label, v.show(meth, *meth))
+		case up != *meth:
+			err := valueError{fmt.Sprintf("must be upper case (%q)", up), "must be upper case"}
+			v.errorf(v.at(meth, &m.Methods), "%s: match.methods entry %s %s", label, v.show(meth, *meth), v.explain(meth, err))
+		}
+	}
+	v.headers(m, label)
+	for _, k := range v.sortedKeys(&m.Query, m.Query) {
+		if k == "" {
+			v.errorf(v.at(entryKey{&m.Query, k}, &m.Query), "%s: match.query has an empty parameter name", label)
+		}
+	}
+}
+
+// headers checks header names: tokens, and unique once case is ignored.
+func (v *validator) headers(m *Match, label string) {
+	seen := make(map[string]string, len(m.Headers))
+	for _, k := range v.sortedKeys(&m.Headers, m.Headers) {
+		at := v.at(entryKey{&m.Headers, k}, &m.Headers)
+		if !isToken(k) {
+			hint := ""
+			if strings.Contains(k, "${") {
+				hint = " (variables are substituted in values, not in keys)"
+			}
+			v.errorf(at, "%s: match.headers name %q is not a valid header name%s", label, k, hint)
+			continue
+		}
+		canon := http.CanonicalHeaderKey(k)
+		if first, ok := seen[canon]; ok {
+			v.errorf(at, "%s: match.headers names %q and %q are the same header (names ignore case)", label, first, k)
+			continue
+		}
+		seen[canon] = k
+	}
+}
+
+// sortedKeys returns the keys of map m (whose field address is addr) in
+// document order, so that messages about pairs of keys are stable.
+func (v *validator) sortedKeys(addr any, m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		oa, ob := v.origins[entryKey{addr, a}], v.origins[entryKey{addr, b}]
+		return cmp.Or(cmp.Compare(oa.line, ob.line), cmp.Compare(oa.col, ob.col), strings.Compare(a, b))
+	})
+	return keys
+}
+
+// rewrite checks a route's rewrite template against its paths: it may use
+// only parameters that every path defines.
+func (v *validator) rewrite(r *Route, label string) {
+	at := v.at(&r.Rewrite, r)
+	if r.StripPrefix != "" {
+		v.errorf(at, "%s: strip_prefix and rewrite can't be combined: rewrite sets the whole upstream path (use the route's {params} in it)", label)
+	}
+	params, err := templateParams(r.Rewrite)
+	if err != nil {
+		v.errorf(at, "%s: rewrite %s %s", label, v.show(&r.Rewrite, r.Rewrite), v.explain(&r.Rewrite, err))
+		return
+	}
+	for _, name := range params {
+		for i := range r.Match.Paths {
+			p := &r.Match.Paths[i]
+			pat, err := parsePattern(*p)
+			if err == nil && !slices.Contains(pat.params, name) {
+				err := valueError{fmt.Sprintf("uses {%s}, but path %s doesn't define it", name, v.show(p, *p)),
+					fmt.Sprintf("uses a parameter that path %s doesn't define", v.show(p, *p))}
+				v.errorf(at, "%s: rewrite %s", label, v.explain(&r.Rewrite, err))
+				break
+			}
+		}
+	}
+}
