@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Portico — a self-clustering API gateway.
+
+Usage:
+  portico serve --config FILE [--listen ADDR] [--admin ADDR]
+                                  run a gateway node
+  portico dev [--listen ADDR] [--admin ADDR]
+                                  run the showcase: a node on the embedded config and the demo upstream
+  portico config validate FILE... check config files; every problem as file:line:col: reason
+  portico config schema           print the config's JSON Schema (for editors)
+  portico demo-upstream --listen ADDR
+                                  run the httpbin-like demo upstream
+  portico bench [flags]           run the benchmark suite (portico bench -h)
+  portico version                 print the version
+
+Signals (serve, dev): SIGHUP reloads the config file; SIGTERM or SIGINT drains
+in-flight requests (up to node.shutdown_timeout) and exits 0.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "dev":
+		return cmdDev(ctx, args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "demo-upstream":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "portico %s\n", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "portico: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

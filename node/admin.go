@@ -1,0 +1,134 @@
+package node
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portico-gw/portico/node/config"
+)
+
+// maxConfigBody caps a PUT /config document.
+const maxConfigBody = 4 << 20
+
+// adminHandler serves the admin API. Every endpoint but /health and /ready
+// needs "Authorization: Bearer TOKEN" when token is set (config validation
+// refuses a non-loopback admin address without one).
+func (n *Node) adminHandler(token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /ready", n.handleReady)
+	mux.Handle("GET /config", n.authed(token, http.HandlerFunc(n.handleGetConfig)))
+	mux.Handle("PUT /config", n.authed(token, http.HandlerFunc(n.handlePutConfig)))
+	mux.Handle("GET /metrics", n.authed(token, promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{})))
+	return mux
+}
+
+func (n *Node) authed(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="portico-admin"`)
+			writeProblem(w, problem{http.StatusUnauthorized, "admin-unauthorized", "Unauthorized",
+				"The admin API needs the header Authorization: Bearer <node.admin.token>."}, "")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// handleReady answers 200 while the node serves traffic and 503 once it
+// drains, so a load balancer stops sending before the listener closes.
+func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
+	if n.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "config_version": n.Snapshot().Version})
+}
+
+// handleGetConfig returns the served config as YAML with secrets redacted.
+// ETag carries the version for a later If-Match on PUT.
+func (n *Node) handleGetConfig(w http.ResponseWriter, r *http.Request) {
+	snap := n.Snapshot()
+	f := &config.File{Node: snap.Node, Gateway: snap.Gateway}
+	doc, err := f.YAML()
+	if err != nil {
+		writeProblem(w, problem{http.StatusInternalServerError, "internal", "Internal error", "The config could not be encoded."}, "")
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(snap.Version, 10)))
+	w.Header().Set("Portico-Config-Version", strconv.FormatInt(snap.Version, 10))
+	_, _ = w.Write(doc)
+}
+
+// handlePutConfig replaces the gateway document (upstreams, routes). The
+// body is YAML without the node: section. If-Match: "VERSION" makes it a
+// compare-and-set (409 on mismatch). 400 lists every config error.
+func (n *Node) handlePutConfig(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxConfigBody))
+	if err != nil {
+		writeProblem(w, probTooLarge, "")
+		return
+	}
+	var ifVersion int64
+	if m := r.Header.Get("If-Match"); m != "" {
+		if ifVersion, err = strconv.ParseInt(strings.Trim(m, `"`), 10, 64); err != nil || ifVersion <= 0 {
+			writeProblemExt(w, problem{http.StatusBadRequest, "bad-if-match", "Bad If-Match", `If-Match must be a config version such as "3".`}, nil)
+			return
+		}
+	}
+	snap, err := n.ApplyGateway("request body", body, ifVersion)
+	var cerrs config.Errors
+	switch {
+	case errors.As(err, &cerrs):
+		msgs := make([]string, len(cerrs))
+		for i, e := range cerrs {
+			msgs[i] = e.Error()
+		}
+		writeProblemExt(w, problem{http.StatusBadRequest, "invalid-config", "Invalid config",
+			"The config was refused; the served config is unchanged. See errors."}, map[string]any{"errors": msgs})
+	case errors.Is(err, ErrVersionConflict):
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(snap.Version, 10)))
+		writeProblemExt(w, problem{http.StatusConflict, "version-conflict", "Version conflict",
+			"The config changed since the version in If-Match; fetch it again and retry."}, map[string]any{"current_version": snap.Version})
+	case err != nil:
+		n.logger.Error("apply config", "err", err)
+		writeProblem(w, problem{http.StatusInternalServerError, "apply-failed", "Config not applied", "The config is valid but could not be applied; the node log says why."}, "")
+	default:
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(snap.Version, 10)))
+		writeJSON(w, http.StatusOK, map[string]any{"version": snap.Version, "digest": snap.Digest})
+	}
+}
+
+// writeProblemExt writes a problem with extension members (RFC 9457 §3.2).
+func writeProblemExt(w http.ResponseWriter, p problem, ext map[string]any) {
+	body := map[string]any{"type": problemBase + p.Slug, "title": p.Title, "status": p.Status, "detail": p.Detail}
+	for k, v := range ext {
+		body[k] = v
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

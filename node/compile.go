@@ -1,0 +1,177 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/observe"
+	"github.com/portico-gw/portico/node/proxy"
+	"github.com/portico-gw/portico/node/route"
+)
+
+// compile builds the pipeline of snap. Upstreams whose config is unchanged
+// since prev are reused, so a reload keeps their warm connections, health
+// state and breakers; the others are created and started. On error nothing
+// that compile created is left running.
+func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.AccessLog) (_ *pipeline, err error) {
+	p := &pipeline{snap: snap, upstreams: map[string]*proxy.Upstream{}, log: log}
+	var created []*proxy.Upstream
+	defer func() {
+		if err != nil {
+			closeUpstreams(created)
+		}
+	}()
+	if p.trusted, err = parsePrefixes(snap.Node.TrustedProxies); err != nil {
+		return nil, err
+	}
+	for _, uc := range snap.Gateway.Upstreams {
+		if old := prev.upstreamFor(uc); old != nil {
+			p.upstreams[uc.Name] = old
+			continue
+		}
+		u, err := proxy.NewUpstream(uc, proxy.Options{
+			Logger:         n.logger.With("upstream", uc.Name),
+			Now:            n.now,
+			Rand:           n.rand,
+			Events:         attemptEvents{n},
+			TrustedProxies: p.trusted,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("build upstream %q: %w", uc.Name, err)
+		}
+		created = append(created, u)
+		p.upstreams[uc.Name] = u
+	}
+	if p.router, err = route.New(snap.Gateway.Routes); err != nil {
+		return nil, fmt.Errorf("build router: %w", err)
+	}
+	for _, rc := range snap.Gateway.Routes {
+		rs, err := n.compileRoute(snap, rc, p.upstreams[rc.Upstream])
+		if err != nil {
+			return nil, fmt.Errorf("build route %q: %w", rc.Name, err)
+		}
+		p.routes = append(p.routes, rs)
+	}
+	for _, u := range created {
+		u.Start()
+	}
+	return p, nil
+}
+
+func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Upstream) (*routeStage, error) {
+	rs := &routeStage{
+		name:     rc.Name,
+		upstream: rc.Upstream,
+		maxBody:  rc.MaxBodyBytes.Bytes(),
+		strip:    rc.StripPrefix,
+		metrics:  n.metrics.Route(rc.Name),
+	}
+	if rs.maxBody <= 0 {
+		rs.maxBody = snap.Node.Server.MaxBodyBytes.Bytes()
+	}
+	if rs.strip != "" {
+		// StripPrefix compares bytes with the normalized request path.
+		strip, err := route.Normalize(rs.strip)
+		if err != nil {
+			return nil, fmt.Errorf("strip_prefix: %w", err)
+		}
+		rs.strip = strip
+	}
+	if rc.Rewrite != "" {
+		t, err := route.ParseTemplate(rc.Rewrite)
+		if err != nil {
+			return nil, err
+		}
+		rs.rewrite = t
+	}
+	h, err := proxy.NewHandler(rc, up, proxy.HandlerOptions{
+		Path:         upstreamPath,
+		ErrorHandler: n.proxyError,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rs.proxy = h
+	return rs, nil
+}
+
+// upstreamFor returns prev's upstream built from exactly uc, if any.
+func (p *pipeline) upstreamFor(uc config.Upstream) *proxy.Upstream {
+	if p == nil {
+		return nil
+	}
+	for _, old := range p.snap.Gateway.Upstreams {
+		if old.Name == uc.Name && reflect.DeepEqual(old, uc) {
+			return p.upstreams[uc.Name]
+		}
+	}
+	return nil
+}
+
+// retire closes the upstreams of old that next no longer uses. Requests
+// still running on them finish: Close stops health checks and idle
+// connections only.
+func retire(old, next *pipeline) {
+	if old == nil {
+		return
+	}
+	var gone []*proxy.Upstream
+	for name, u := range old.upstreams {
+		if next == nil || next.upstreams[name] != u {
+			gone = append(gone, u)
+		}
+	}
+	closeUpstreams(gone)
+}
+
+func closeUpstreams(us []*proxy.Upstream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, u := range us {
+		_ = u.Close(ctx) // Close only fails on ctx expiry; goroutines are still told to stop
+	}
+}
+
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", s, err)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", s, err)
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out, nil
+}
+
+// dropMetrics deletes the series of routes and upstreams that next no
+// longer has, so a long-lived node's scrape doesn't grow with every rename.
+func (n *Node) dropMetrics(old, next *pipeline) {
+	keep := map[string]bool{}
+	for _, rs := range next.routes {
+		keep[rs.name] = true
+	}
+	for _, rs := range old.routes {
+		if !keep[rs.name] {
+			n.metrics.DropRoute(rs.name)
+		}
+	}
+	for name := range old.upstreams {
+		if _, ok := next.upstreams[name]; !ok {
+			n.metrics.DropUpstream(name)
+		}
+	}
+}

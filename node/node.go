@@ -1,0 +1,264 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-gw/portico/edge"
+	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/observe"
+)
+
+// Config says where a node's settings come from and injects what tests
+// replace. The zero value of every field but File/Source is usable.
+type Config struct {
+	// File is the config file; Reload (SIGHUP) re-reads it. Either File or
+	// Source must be set.
+	File string
+	// Source is the config text when there is no file (the embedded dev
+	// config); SourceName labels its errors. Reload re-reads Source.
+	Source     []byte
+	SourceName string
+	// Override, if not nil, adjusts every loaded file before defaults are
+	// validated, e.g. command-line flags such as --listen.
+	Override func(*config.File)
+	// Env resolves ${VAR} in the config. If nil, os.LookupEnv is used.
+	Env config.Env
+	// Logger is the process log. If nil, a text logger on os.Stderr is used.
+	Logger *slog.Logger
+	// Stdout receives the access log when it goes to "stdout". If nil,
+	// os.Stdout is used.
+	Stdout io.Writer
+	// EdgeListener and AdminListener, if not nil, are served instead of
+	// listening on node.listen and node.admin.listen (tests pass
+	// 127.0.0.1:0 listeners).
+	EdgeListener  net.Listener
+	AdminListener net.Listener
+	// Now is the clock. If nil, time.Now is used.
+	Now func() time.Time
+	// Rand returns random numbers (request ids, jitter, random balancing).
+	// If nil, math/rand/v2.Uint64 is used.
+	Rand func() uint64
+}
+
+// Node is one gateway node. Create it with New, then Start it; Shutdown
+// drains and stops it.
+type Node struct {
+	cfg     Config
+	logger  *slog.Logger
+	now     func() time.Time
+	rand    func() uint64
+	env     config.Env
+	metrics *observe.Metrics
+	// unrouted counts requests no route took (400, 404, 405).
+	unrouted *observe.RouteMetrics
+	reg     *prometheus.Registry
+
+	pipe  atomic.Pointer[pipeline]
+	store *docStore
+	// fileDigest is the digest of the file's gateway part when it was
+	// last applied or seen; guarded by mu.
+	fileDigest string
+
+	mu       sync.Mutex // serializes Reload, ApplyGateway and Shutdown
+	edge     *edge.Server
+	admin    *http.Server
+	edgeLn   net.Listener
+	adminLn  net.Listener
+	draining atomic.Bool
+	started  bool
+	stopped  bool
+	wg       sync.WaitGroup
+	errc     chan error
+}
+
+// New loads and validates the config, then compiles the first pipeline.
+// It binds no listener. A bad config returns config.Errors with every
+// problem in it.
+func New(cfg Config) (*Node, error) {
+	if cfg.File == "" && cfg.Source == nil {
+		return nil, errors.New("node: no config file or source")
+	}
+	n := &Node{cfg: cfg, logger: cfg.Logger, now: cfg.Now, rand: cfg.Rand, env: cfg.Env, errc: make(chan error, 2)}
+	if n.logger == nil {
+		n.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if n.now == nil {
+		n.now = time.Now
+	}
+	if n.rand == nil {
+		n.rand = rand.Uint64
+	}
+	if n.env == nil {
+		n.env = os.LookupEnv
+	}
+	f, err := n.load()
+	if err != nil {
+		return nil, err
+	}
+	n.reg = prometheus.NewRegistry()
+	n.metrics = observe.NewMetrics(n.reg)
+	n.unrouted = n.metrics.Route("(unrouted)")
+	if n.store, err = openDocStore(f.Node.DataDir); err != nil {
+		return nil, err
+	}
+	snap, err := n.startingSnapshot(f)
+	if err != nil {
+		return nil, err
+	}
+	log, err := n.newAccessLog(snap.Node.AccessLog)
+	if err != nil {
+		return nil, err
+	}
+	p, err := n.compile(snap, nil, log)
+	if err != nil {
+		_ = log.Close()
+		return nil, err
+	}
+	n.pipe.Store(p)
+	n.metrics.SetConfigVersion(uint64(snap.Version))
+	return n, nil
+}
+
+// load reads the config file (or Source) and applies Override.
+func (n *Node) load() (*config.File, error) {
+	var f *config.File
+	var err error
+	if n.cfg.File != "" {
+		data, rerr := os.ReadFile(n.cfg.File)
+		if rerr != nil {
+			return nil, fmt.Errorf("read config: %w", rerr)
+		}
+		f, err = config.ParseWith(n.cfg.File, data, n.env, n.cfg.Override)
+	} else {
+		name := n.cfg.SourceName
+		if name == "" {
+			name = "<embedded>"
+		}
+		f, err = config.ParseWith(name, n.cfg.Source, n.env, n.cfg.Override)
+	}
+	return f, err
+}
+
+func (n *Node) newAccessLog(c config.AccessLog) (*observe.AccessLog, error) {
+	return observe.NewAccessLog(c, observe.LogOptions{Stdout: n.cfg.Stdout, Now: n.now})
+}
+
+// Start binds the edge and admin listeners (unless injected) and serves
+// them in the background. Serve errors arrive on Err.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		return errors.New("node: already started")
+	}
+	snap := n.pipe.Load().snap
+	var err error
+	if n.edgeLn, err = listen(n.cfg.EdgeListener, snap.Node.Listen); err != nil {
+		return fmt.Errorf("listen on node.listen %s: %w", snap.Node.Listen, err)
+	}
+	s := snap.Node.Server
+	n.edge, err = edge.New(edge.Config{
+		Handler:           n,
+		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
+		IdleTimeout:       s.IdleTimeout.D(),
+		MaxHeaderBytes:    int(s.MaxHeaderBytes.Bytes()),
+		ErrorLog:          n.logger.With("component", "edge"),
+	})
+	if err != nil {
+		_ = n.edgeLn.Close()
+		return err
+	}
+	n.metrics.SetOpenConns(n.edge.OpenConns)
+	if snap.Node.Admin.Listen != "off" {
+		if n.adminLn, err = listen(n.cfg.AdminListener, snap.Node.Admin.Listen); err != nil {
+			_ = n.edgeLn.Close()
+			return fmt.Errorf("listen on node.admin.listen %s: %w", snap.Node.Admin.Listen, err)
+		}
+		n.admin = &http.Server{Handler: n.adminHandler(snap.Node.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
+		n.serve("admin", func() error { return n.admin.Serve(n.adminLn) })
+	}
+	n.serve("edge", func() error { return n.edge.Serve(n.edgeLn) })
+	n.started = true
+	n.logger.Info("node started", "name", snap.Node.Name, "edge", n.EdgeAddr(), "admin", n.AdminAddr(), "config_version", snap.Version)
+	return nil
+}
+
+func (n *Node) serve(name string, run func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := run(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.errc <- fmt.Errorf("%s listener: %w", name, err)
+		}
+	}()
+}
+
+func listen(ln net.Listener, addr string) (net.Listener, error) {
+	if ln != nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", addr)
+}
+
+// Err delivers a listener's fatal error; the caller should Shutdown.
+func (n *Node) Err() <-chan error { return n.errc }
+
+// EdgeAddr is the edge listener's address, once started.
+func (n *Node) EdgeAddr() string { return addrOf(n.edgeLn) }
+
+// AdminAddr is the admin listener's address, once started ("" when off).
+func (n *Node) AdminAddr() string { return addrOf(n.adminLn) }
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+// Snapshot returns the config snapshot the node serves now.
+func (n *Node) Snapshot() *config.Snapshot { return n.pipe.Load().snap }
+
+// Registry is the node's Prometheus registry (served on admin /metrics).
+func (n *Node) Registry() *prometheus.Registry { return n.reg }
+
+// Shutdown stops accepting connections, lets in-flight requests finish
+// until ctx is done, then stops everything the node started. It is
+// idempotent. Readiness turns false first, so load balancers stop sending.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped {
+		return nil
+	}
+	n.stopped = true
+	n.draining.Store(true)
+	var errs []error
+	if n.edge != nil {
+		errs = append(errs, n.edge.Shutdown(ctx))
+	} else if n.edgeLn != nil {
+		errs = append(errs, n.edgeLn.Close())
+	}
+	if n.admin != nil {
+		errs = append(errs, n.admin.Shutdown(ctx))
+	}
+	n.wg.Wait()
+	p := n.pipe.Load()
+	retire(p, nil)
+	errs = append(errs, p.log.Close())
+	n.logger.Info("node stopped")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,227 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/observe"
+	"github.com/portico-gw/portico/node/proxy"
+	"github.com/portico-gw/portico/node/route"
+)
+
+// pipeline is one compiled config snapshot: everything a request needs,
+// built once by compile and never mutated after. Requests load the current
+// pipeline once and finish on it even if a reload swaps in another.
+type pipeline struct {
+	snap      *config.Snapshot
+	router    *route.Router
+	routes    []*routeStage // index = route index in snap.Gateway.Routes
+	upstreams map[string]*proxy.Upstream
+	trusted   []netip.Prefix
+	log       *observe.AccessLog
+}
+
+// routeStage is one route's compiled stages.
+type routeStage struct {
+	name     string
+	upstream string
+	maxBody  int64
+	strip    string
+	rewrite  *route.Template
+	proxy    http.Handler
+	metrics  *observe.RouteMetrics
+}
+
+// exchange is the per-request state shared by the pipeline's stages
+// through the request context. It lives for one ServeHTTP call.
+type exchange struct {
+	id           string
+	start        time.Time
+	upstreamPath string
+	target       string
+	upstreamDur  time.Duration
+	retries      int
+	errSlug      string
+}
+
+type exchangeKey struct{}
+
+func exchangeOf(r *http.Request) *exchange {
+	ex, _ := r.Context().Value(exchangeKey{}).(*exchange)
+	return ex
+}
+
+// ServeHTTP runs a request through the current pipeline: request id,
+// path normalization, route match, body limit, upstream, then metrics and
+// the access log.
+func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := n.pipe.Load()
+	ex := &exchange{start: n.now(), id: n.requestID(r)}
+	rec := &recorder{ResponseWriter: w}
+	var rs *routeStage
+	defer func() { n.finish(p, rs, ex, rec, r) }()
+
+	w.Header().Set("X-Request-Id", ex.id)
+	path, err := route.Normalize(r.URL.EscapedPath())
+	if err != nil {
+		n.fail(rec, ex, probBadPath)
+		return
+	}
+	var res route.Result
+	switch p.router.Match(r, path, &res) {
+	case route.NotFound:
+		n.fail(rec, ex, probNoRoute)
+		return
+	case route.MethodNotAllowed:
+		rec.Header().Set("Allow", strings.Join(p.router.Allowed(r, path), ", "))
+		n.fail(rec, ex, probNoMethod)
+		return
+	}
+	rs = p.routes[res.Route]
+	if r.ContentLength > rs.maxBody {
+		n.fail(rec, ex, probTooLarge)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(rec, r.Body, rs.maxBody)
+	}
+	switch {
+	case rs.rewrite != nil:
+		ex.upstreamPath = rs.rewrite.Expand(&res)
+	case rs.strip != "":
+		ex.upstreamPath = route.StripPrefix(path, rs.strip)
+	default:
+		ex.upstreamPath = path
+	}
+	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
+	rs.proxy.ServeHTTP(rec, r)
+}
+
+func (n *Node) fail(w http.ResponseWriter, ex *exchange, p problem) {
+	ex.errSlug = p.Slug
+	writeProblem(w, p, ex.id)
+}
+
+// proxyError is every route proxy's ErrorHandler: the upstream failed
+// before a response started. statusOf decides the status.
+func (n *Node) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	ex := exchangeOf(r)
+	p := statusOf(r.Context(), err)
+	if ex == nil {
+		writeProblem(w, p, "")
+		return
+	}
+	n.logger.Debug("upstream failed", "request_id", ex.id, "status", p.Status, "err", err)
+	n.fail(w, ex, p)
+}
+
+// upstreamPath is every route proxy's Path option.
+func upstreamPath(r *http.Request) string {
+	if ex := exchangeOf(r); ex != nil {
+		return ex.upstreamPath
+	}
+	return r.URL.EscapedPath()
+}
+
+// attemptEvents feeds proxy attempts into the exchange and the metrics.
+type attemptEvents struct{ n *Node }
+
+func (e attemptEvents) Attempt(r *http.Request, a proxy.Attempt) {
+	um := e.n.metrics.Upstream(a.Upstream)
+	um.ObserveAttempt(a.Target, outcomeOf(a.Err), a.Duration)
+	if a.Retry {
+		um.Retry()
+	}
+	if ex := exchangeOf(r); ex != nil {
+		ex.target = a.Target
+		ex.upstreamDur += a.Duration
+		if a.Retry {
+			ex.retries++
+		}
+	}
+}
+
+func outcomeOf(err error) observe.Outcome {
+	switch {
+	case err == nil:
+		return observe.OutcomeOK
+	case errors.Is(err, proxy.ErrTimeout):
+		return observe.OutcomeTimeout
+	}
+	return observe.OutcomeError
+}
+
+// finish records the exchange in metrics and the access log.
+func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, r *http.Request) {
+	status := rec.status
+	if status == 0 {
+		// The handler wrote nothing: the client left, or a streaming copy
+		// was aborted before the first byte.
+		status = probClientGone.Status
+	}
+	dur := n.now().Sub(ex.start)
+	routeName, upstream := "", ""
+	if rs != nil {
+		routeName, upstream = rs.name, rs.upstream
+		rs.metrics.Observe(r.Method, status, dur)
+	} else {
+		n.unrouted.Observe(r.Method, status, dur)
+	}
+	p.log.Log(&observe.Entry{
+		Time:       ex.start,
+		RequestID:  ex.id,
+		Route:      routeName,
+		Method:     r.Method,
+		Host:       r.Host,
+		Path:       r.URL.Path,
+		Query:      r.URL.RawQuery,
+		Proto:      r.Proto,
+		Status:     status,
+		BytesIn:    r.ContentLength,
+		BytesOut:   rec.bytes,
+		Duration:   dur,
+		Upstream:   upstream,
+		Target:     ex.target,
+		UpstreamDuration: ex.upstreamDur,
+		Retries:    ex.retries,
+		ClientIP:   proxy.ClientIP(r, p.trusted).String(),
+		UserAgent:  r.UserAgent(),
+		Error:      ex.errSlug,
+	})
+}
+
+// requestID keeps a sane incoming X-Request-Id (1–128 characters of
+// [A-Za-z0-9._:-]) so traces join up across hops, and otherwise makes a
+// new one from the node's random source. The id is echoed in problem
+// bodies, so nothing else may get through.
+func (n *Node) requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
+		return id
+	}
+	var buf [16]byte
+	b := strconv.AppendUint(buf[:0], n.rand(), 16)
+	id := string(b)
+	r.Header.Set("X-Request-Id", id)
+	return id
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == ':' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,168 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/portico-gw/portico/node/config"
+)
+
+// ErrVersionConflict is returned by ApplyGateway when the caller's
+// expected version is not the one served (compare-and-set).
+var ErrVersionConflict = errors.New("config version conflict")
+
+// startingSnapshot picks the first snapshot: the file's gateway document,
+// or the stored one when the file has not changed since it was last
+// applied (see docStore for why).
+func (n *Node) startingSnapshot(f *config.File) (*config.Snapshot, error) {
+	st, err := n.store.load()
+	if err != nil {
+		return nil, err
+	}
+	fromFile := config.NewSnapshot(f, 1)
+	n.fileDigest = fromFile.Digest
+	if st == nil || st.FileDigest != fromFile.Digest {
+		if st != nil {
+			fromFile = config.NewSnapshot(f, st.Version+1)
+			n.logger.Info("config file changed since the last run; applying it", "version", fromFile.Version)
+		}
+		return fromFile, n.persist(fromFile, "file")
+	}
+	g, err := config.ParseGateway(n.store.path, []byte(st.Document), nil)
+	if err != nil {
+		return nil, fmt.Errorf("stored config %s: %w", n.store.path, err)
+	}
+	snap := config.NewSnapshot(&config.File{Node: f.Node, Gateway: *g}, st.Version)
+	if snap.Digest != fromFile.Digest {
+		n.logger.Warn("serving the config last written through the admin API; the file's routes and upstreams differ and apply once the file is edited and reloaded",
+			"version", snap.Version, "file", n.cfg.File)
+	}
+	return snap, nil
+}
+
+// Reload re-reads the config file (SIGHUP). A bad file is refused and the
+// current pipeline keeps serving. The file's gateway part is applied only
+// if the file changed since it was last applied, so a reload never undoes
+// a later PUT /config with stale file contents. Node-local settings that
+// need a restart (listen addresses, data dir, edge limits) are reported.
+func (n *Node) Reload() error {
+	f, err := n.load()
+	if err != nil {
+		n.metrics.ObserveReload(err)
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := n.pipe.Load()
+	next := config.NewSnapshot(f, old.snap.Version+1)
+	fileDigest := next.Digest
+	if fileDigest == n.fileDigest {
+		next = config.NewSnapshot(&config.File{Node: f.Node, Gateway: old.snap.Gateway}, old.snap.Version+1)
+	}
+	if next.Digest == old.snap.Digest && reflect.DeepEqual(next.Node, old.snap.Node) {
+		n.metrics.ObserveReload(nil)
+		n.logger.Info("config reloaded: unchanged", "version", old.snap.Version)
+		return nil
+	}
+	n.warnRestartNeeded(old.snap.Node, f.Node)
+	if err := n.swap(old, next, "file", fileDigest); err != nil {
+		n.metrics.ObserveReload(err)
+		return err
+	}
+	n.metrics.ObserveReload(nil)
+	n.logger.Info("config reloaded", "version", next.Version, "digest", next.Digest[:12])
+	return nil
+}
+
+// ApplyGateway validates doc (a gateway document: upstreams, routes) and
+// serves it as the next version. ifVersion, if not zero, must equal the
+// version served now, or ErrVersionConflict is returned. The document is
+// stored durably before it is acknowledged. Documents written this way
+// get no ${VAR} substitution: the node's environment is not the writer's.
+func (n *Node) ApplyGateway(name string, doc []byte, ifVersion int64) (*config.Snapshot, error) {
+	g, err := config.ParseGateway(name, doc, nil)
+	if err != nil {
+		n.metrics.ObserveReload(err)
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := n.pipe.Load()
+	if ifVersion != 0 && ifVersion != old.snap.Version {
+		return old.snap, fmt.Errorf("%w: expected version %d, serving %d", ErrVersionConflict, ifVersion, old.snap.Version)
+	}
+	next := config.NewSnapshot(&config.File{Node: old.snap.Node, Gateway: *g}, old.snap.Version+1)
+	if next.Digest == old.snap.Digest {
+		return old.snap, nil
+	}
+	if err := n.swap(old, next, "api", n.fileDigest); err != nil {
+		n.metrics.ObserveReload(err)
+		return nil, err
+	}
+	n.metrics.ObserveReload(nil)
+	n.logger.Info("config applied through the admin API", "version", next.Version, "digest", next.Digest[:12])
+	return next, nil
+}
+
+// swap compiles next, stores it durably, then makes it the served
+// pipeline. Callers hold n.mu.
+func (n *Node) swap(old *pipeline, next *config.Snapshot, source, fileDigest string) error {
+	log := old.log
+	if next.Node.AccessLog != old.snap.Node.AccessLog {
+		var err error
+		if log, err = n.newAccessLog(next.Node.AccessLog); err != nil {
+			return err
+		}
+	}
+	p, err := n.compile(next, old, log)
+	if err != nil {
+		if log != old.log {
+			_ = log.Close()
+		}
+		return err
+	}
+	n.fileDigest = fileDigest
+	if err := n.persist(next, source); err != nil {
+		retire(p, old)
+		if log != old.log {
+			_ = log.Close()
+		}
+		return err
+	}
+	n.pipe.Store(p)
+	retire(old, p)
+	n.dropMetrics(old, p)
+	if log != old.log {
+		_ = old.log.Close() // requests still on old may log: Log after Close is a no-op
+	}
+	n.metrics.SetConfigVersion(uint64(next.Version))
+	return nil
+}
+
+func (n *Node) persist(s *config.Snapshot, source string) error {
+	doc := s.Gateway.Document()
+	return n.store.save(&storedDoc{Version: s.Version, Digest: s.Digest, FileDigest: n.fileDigest, Source: source, Document: string(doc)})
+}
+
+func (n *Node) warnRestartNeeded(old, next config.Node) {
+	var changed []string
+	if old.Listen != next.Listen {
+		changed = append(changed, "node.listen")
+	}
+	if old.Admin != next.Admin {
+		changed = append(changed, "node.admin")
+	}
+	if old.DataDir != next.DataDir {
+		changed = append(changed, "node.data_dir")
+	}
+	if old.Server != next.Server {
+		changed = append(changed, "node.server")
+	}
+	if old.Name != next.Name {
+		changed = append(changed, "node.name")
+	}
+	if len(changed) > 0 {
+		n.logger.Warn("these settings change only on restart; the node keeps the old values until then", "settings", changed)
+	}
+}
