@@ -353,4 +353,3 @@ func TestWebSocketAndSSEThroughGateway(t *testing.T) {
 		t.Errorf("rest of stream = %q, want the second event", rest)
 	}
 }
-

@@ -64,7 +64,7 @@ type Node struct {
 	metrics *observe.Metrics
 	// unrouted counts requests no route took (400, 404, 405).
 	unrouted *observe.RouteMetrics
-	reg     *prometheus.Registry
+	reg      *prometheus.Registry
 
 	pipe  atomic.Pointer[pipeline]
 	store *docStore
