@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,10 @@ func (n *Node) adminHandler(token string) http.Handler {
 	mux.Handle("GET /config", n.authed(token, http.HandlerFunc(n.handleGetConfig)))
 	mux.Handle("PUT /config", n.authed(token, http.HandlerFunc(n.handlePutConfig)))
 	mux.Handle("GET /metrics", n.authed(token, promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{})))
+	// Profiling for operators (CPU, heap, goroutines), behind the token.
+	mux.Handle("GET /debug/pprof/", n.authed(token, http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", n.authed(token, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", n.authed(token, http.HandlerFunc(pprof.Trace)))
 	return mux
 }
 

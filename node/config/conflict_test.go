@@ -41,6 +41,11 @@ func TestParse_Conflicts(t *testing.T) {
 			want: `test.yaml:6:5: route "b" conflicts with route "a" at line 5: both match path "/*" at priority 3 with the same hosts, methods, headers and query; give one a higher priority or make their matches differ`,
 		},
 		{
+			name: "encoded unreserved characters",
+			a:    `match: {paths: ["/admin"]}`, b: `match: {paths: ["/%61dmin"]}`,
+			want: `route "b" conflicts with route "a"`,
+		},
+		{
 			name: "same exact host",
 			a:    `match: {hosts: [a.com, b.com]}`, b: `match: {hosts: [c.com, b.com]}`,
 			want: `route "b" conflicts with route "a"`,

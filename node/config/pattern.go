@@ -69,6 +69,9 @@ func parsePattern(s string) (pattern, error) {
 		}
 		canon[i] = c
 	}
+	if len(p.params) > maxParams {
+		return pattern{}, fmt.Errorf("defines %d parameters; at most %d are allowed", len(p.params), maxParams)
+	}
 	p.canonical = "/" + strings.Join(canon, "/")
 	return p, nil
 }
@@ -108,7 +111,73 @@ func patternSegment(seg string, last bool) (canon, param string, err error) {
 	case hasSpaceOrControl(seg):
 		return "", "", errors.New("must not contain spaces or control characters")
 	}
-	return seg, "", nil
+	c, err := canonicalLiteral(seg)
+	return c, "", err
+}
+
+// maxParams is the most path parameters one pattern may define: the
+// router keeps them in fixed arrays so matching never allocates (it must
+// agree with node/route.MaxParams).
+const maxParams = 8
+
+// canonicalLiteral checks a literal path segment the way the router's
+// normalization sees request paths, and returns its canonical form:
+// escapes of unreserved characters decoded ("%61" is "a"), other escapes
+// upper-cased, bytes outside ASCII escaped. Patterns are compared (for
+// conflicts) and matched in this form, so "/%61dmin" is "/admin".
+func canonicalLiteral(seg string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		switch {
+		case c == '\\':
+			return "", errors.New("must not contain a backslash")
+		case c == '%':
+			if i+2 >= len(seg) || !isHex(seg[i+1]) || !isHex(seg[i+2]) {
+				return "", errors.New(`has an invalid percent-escape: "%" must be followed by two hex digits`)
+			}
+			v := unhex(seg[i+1])<<4 | unhex(seg[i+2])
+			switch {
+			case v == 0:
+				return "", errors.New("must not contain an encoded NUL (%00)")
+			case v == '\\':
+				return "", errors.New("must not contain a backslash (%5C)")
+			case isUnreserved(v):
+				b.WriteByte(v)
+			default:
+				b.WriteByte('%')
+				b.WriteString(strings.ToUpper(seg[i+1 : i+3]))
+			}
+			i += 2
+		case c >= 0x80:
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	out := b.String()
+	if out == "." || out == ".." {
+		return "", errors.New(`must not contain "." or ".." segments (also encoded): request paths are cleaned before matching`)
+	}
+	return out, nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
 }
 
 // templateParams checks a rewrite template ("/v2/users/{id}") and returns
@@ -155,6 +224,18 @@ func checkStripPrefix(s string) error {
 		return errors.New(`must be a literal path prefix (no "{", "}", "*", "?" or "#")`)
 	case hasSpaceOrControl(s):
 		return errors.New("must not contain spaces or control characters")
+	}
+	segs := strings.Split(s[1:], "/")
+	for i, seg := range segs {
+		if seg == "" && i < len(segs)-1 {
+			return errors.New(`has an empty segment ("//")`)
+		}
+		if seg == "" {
+			continue
+		}
+		if _, err := canonicalLiteral(seg); err != nil {
+			return err
+		}
 	}
 	return nil
 }
