@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/portico-gw/portico/demo"
@@ -90,6 +91,11 @@ Portico dev is up (dev mode: admin API on loopback without a token).
 Try:
 `, n.EdgeAddr(), n.AdminAddr(), demoURL)
 	for _, u := range tour(n.EdgeAddr(), n.AdminAddr()) {
+		if ws, ok := strings.CutPrefix(u, "ws://"); ok {
+			// curl may lack ws://; show the upgrade handshake (101) instead.
+			fmt.Fprintf(w, "  curl -i -N --max-time 2 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: cG9ydGljbyBkZXYgdG91cg==' http://%s\n", ws)
+			continue
+		}
 		fmt.Fprintf(w, "  curl -i %s\n", u)
 	}
 	fmt.Fprint(w, "\nCtrl-C drains and stops. The access log follows.\n\n")

@@ -85,7 +85,12 @@ func TestDevTourAnswers(t *testing.T) {
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
-		if u, ok := strings.CutPrefix(line, "curl -i "); ok {
+		if strings.HasPrefix(line, "curl ") {
+			f := strings.Fields(line)
+			u := f[len(f)-1]
+			if strings.Contains(line, "Upgrade: websocket") {
+				u = "ws" + strings.TrimPrefix(u, "http")
+			}
 			urls = append(urls, u)
 		}
 		if strings.HasPrefix(line, "Ctrl-C") {
