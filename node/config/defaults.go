@@ -39,6 +39,21 @@ func (n *Node) applyDefaults(hostname func() (string, error)) {
 	setSize(&n.Server.MaxHeaderBytes, 64<<10)
 	setSize(&n.Server.MaxBodyBytes, 10<<20)
 	setDuration(&n.ShutdownTimeout, 30*time.Second)
+	setString(&n.Region, "default")
+	if c := n.Cluster; c != nil {
+		setString(&c.Gossip.Bind, ":7946")
+		setString(&c.Raft.Bind, ":7947")
+		setString(&c.Peer.Bind, ":7948")
+		if c.Voters == 0 {
+			c.Voters = 3
+		}
+		setDuration(&c.DeadServerTimeout, 30*time.Minute)
+		setString(&c.Profile, "lan")
+		if c.Server == nil {
+			t := true
+			c.Server = &t
+		}
+	}
 }
 
 func (g *Gateway) applyDefaults() {

@@ -34,6 +34,7 @@ func TestParse_Defaults(t *testing.T) {
 				MaxBodyBytes:      10 << 20,
 			},
 			ShutdownTimeout: Duration(30 * time.Second),
+			Region:          "default",
 		},
 		Gateway: Gateway{
 			Upstreams: []Upstream{{

@@ -27,6 +27,8 @@ func enumOf(id string) []string {
 		return []string{"debug", "info", "warn", "error"}
 	case "Log.Format":
 		return []string{"text", "json"}
+	case "Cluster.Profile":
+		return []string{"lan", "wan"}
 	}
 	return nil
 }

@@ -48,6 +48,67 @@ type Node struct {
 	// ShutdownTimeout bounds the drain on SIGTERM: in-flight requests get
 	// this long to finish. (Optional) Defaults to 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Region places the node: the cluster scopes cache ownership per
+	// region. (Optional) Defaults to "default".
+	Region string `yaml:"region"`
+	// Zone places the node inside its region (informational for now).
+	Zone string `yaml:"zone"`
+	// Cluster joins this node to a Portico cluster: membership by gossip,
+	// the gateway document through Raft. Absent: a single node whose
+	// gateway document comes from this file and PUT /config.
+	Cluster *Cluster `yaml:"cluster"`
+}
+
+// Cluster configures clustering (node-local: each node's own addresses,
+// seeds and key).
+type Cluster struct {
+	// Gossip is the membership address (TCP and UDP). Defaults to bind
+	// ":7946".
+	Gossip Endpoint `yaml:"gossip"`
+	// Raft is the consensus address (TCP). Defaults to bind ":7947".
+	Raft Endpoint `yaml:"raft"`
+	// Peer is the authenticated node-to-node RPC address (TCP, mutual
+	// TLS keyed by the cluster key). Defaults to bind ":7948".
+	Peer Endpoint `yaml:"peer"`
+	// Join lists seed gossip addresses (host:port); a name resolving to
+	// several addresses counts as several seeds. Joining is retried with
+	// backoff until one answers. Empty: wait to be joined.
+	Join []string `yaml:"join"`
+	// BootstrapExpect is the number of servers of a brand-new cluster:
+	// once that many have found each other, they bootstrap Raft exactly
+	// once. 0 (default): never bootstrap; join an existing cluster.
+	BootstrapExpect int `yaml:"bootstrap_expect"`
+	// Voters caps Raft voters (1, 3, 5 or 7); further servers follow as
+	// non-voters. (Optional) Defaults to 3.
+	Voters int `yaml:"voters"`
+	// DeadServerTimeout removes a server that failed this long ago from
+	// Raft, so quorum survives the permanent loss of a node. (Optional)
+	// Defaults to 30m.
+	DeadServerTimeout Duration `yaml:"dead_server_timeout"`
+	// GossipKey is the cluster key (base64 of 16, 24 or 32 bytes; make
+	// one with `portico keygen`), usually "${PORTICO_GOSSIP_KEY}". It
+	// encrypts gossip and keys the peer transport. One of GossipKey and
+	// GossipKeyFile is required.
+	GossipKey string `yaml:"gossip_key" secret:"true"`
+	// GossipKeyFile holds one base64 key per line, the first one primary:
+	// rotation is install (append), use (move first), remove, each
+	// followed by SIGHUP on every node.
+	GossipKeyFile string `yaml:"gossip_key_file"`
+	// Profile tunes failure detection: "lan" (default) or "wan".
+	Profile string `yaml:"profile"`
+	// Server says whether this node takes part in Raft. (Optional)
+	// Defaults to true.
+	Server *bool `yaml:"server"`
+}
+
+// Endpoint is a listener's bind address and the address other nodes
+// use to reach it (containers, NAT).
+type Endpoint struct {
+	// Bind is host:port to listen on.
+	Bind string `yaml:"bind"`
+	// Advertise is host:port others dial; defaults to Bind, with an
+	// unspecified host replaced by the node's first private address.
+	Advertise string `yaml:"advertise"`
 }
 
 // Admin configures the admin API (health, readiness, config, metrics).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -62,6 +63,9 @@ func (v *validator) node(n *Node) {
 		v.errorf(v.at(&n.Listen, n), "node.listen %s %v", v.show(&n.Listen, n.Listen), err)
 	}
 	v.admin(n)
+	if n.Cluster != nil {
+		v.cluster(n.Cluster, n)
+	}
 	v.enum(&n.Log.Level, "Log.Level", "node.log.level", n.Log.Level)
 	v.enum(&n.Log.Format, "Log.Format", "node.log.format", n.Log.Format)
 	for i := range n.TrustedProxies {
@@ -131,4 +135,62 @@ func (v *validator) required(key, item any, what, name string) {
 		return
 	}
 	v.errorf(v.at(item), "%s is missing %q", what, name)
+}
+
+// cluster checks the cluster section: addresses, seeds, voters and key.
+func (v *validator) cluster(c *Cluster, n *Node) {
+	for _, ep := range []struct {
+		name string
+		e    *Endpoint
+	}{{"gossip", &c.Gossip}, {"raft", &c.Raft}, {"peer", &c.Peer}} {
+		if err := checkListen(ep.e.Bind); err != nil {
+			v.errorf(v.at(&ep.e.Bind, ep.e, c, n), "node.cluster.%s.bind %s %v", ep.name, v.show(&ep.e.Bind, ep.e.Bind), err)
+		}
+		if a := ep.e.Advertise; a != "" {
+			if host, _, err := net.SplitHostPort(a); err != nil || host == "" || checkListen(a) != nil {
+				v.errorf(v.at(&ep.e.Advertise, ep.e, c, n), "node.cluster.%s.advertise %s must be host:port with a host others can reach", ep.name, v.show(&ep.e.Advertise, a))
+			}
+		}
+	}
+	for i := range c.Join {
+		j := &c.Join[i]
+		if host, _, err := net.SplitHostPort(*j); err != nil || host == "" || checkListen(*j) != nil {
+			v.errorf(v.at(j, &c.Join, c, n), "node.cluster.join entry %s must be host:port of another node's gossip address, e.g. \"10.0.0.2:7946\"", v.show(j, *j))
+		}
+	}
+	if c.BootstrapExpect < 0 {
+		v.errorf(v.at(&c.BootstrapExpect, c, n), "node.cluster.bootstrap_expect must be 0 (join an existing cluster) or the number of servers of a new cluster")
+	}
+	switch c.Voters {
+	case 1, 3, 5, 7:
+	default:
+		v.errorf(v.at(&c.Voters, c, n), "node.cluster.voters must be 1, 3, 5 or 7 (an odd number keeps a majority possible)")
+	}
+	if c.BootstrapExpect > 0 && c.Server != nil && !*c.Server {
+		v.errorf(v.at(&c.BootstrapExpect, c, n), "node.cluster.bootstrap_expect needs node.cluster.server: true (only servers bootstrap Raft)")
+	}
+	switch {
+	case c.GossipKey == "" && c.GossipKeyFile == "":
+		v.errorf(v.at(c, n), "node.cluster needs a cluster key: set gossip_key (e.g. \"${PORTICO_GOSSIP_KEY}\"; make one with `portico keygen`) or gossip_key_file")
+	case c.GossipKey != "" && c.GossipKeyFile != "":
+		v.errorf(v.at(&c.GossipKeyFile, c, n), "node.cluster: set gossip_key or gossip_key_file, not both")
+	case c.GossipKey != "":
+		if err := CheckKey(c.GossipKey); err != nil {
+			v.errorf(v.at(&c.GossipKey, c, n), "node.cluster.gossip_key %v", err)
+		}
+	}
+}
+
+// CheckKey checks a cluster key: base64 (standard) of 16, 24 or 32
+// bytes. The message never quotes the key.
+func CheckKey(s string) error {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("is not base64: make a key with `portico keygen`")
+	}
+	switch len(b) {
+	case 16, 24, 32:
+		return nil
+	}
+	return fmt.Errorf("decodes to %d bytes; a key has 16, 24 or 32 (make one with `portico keygen`)", len(b))
 }

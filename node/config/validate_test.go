@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // upstream returns a one-upstream document whose upstream has the given
@@ -299,5 +300,49 @@ func TestParse_AllErrorsAtOnce(t *testing.T) {
 	got := problems(t, err)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got errors:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestParse_ClusterSection(t *testing.T) {
+	const key = "c2l4dGVlbiBieXRlIGtleQ==" // 16 bytes
+	tests := []struct {
+		name, node string
+		want       []string // substrings of the errors; none = valid
+	}{
+		{"valid", "cluster: {join: [\"10.0.0.2:7946\"], bootstrap_expect: 3, gossip_key: \"" + key + "\"}", nil},
+		{"no key", "cluster: {bootstrap_expect: 1}", []string{"test.yaml:2:3: node.cluster needs a cluster key"}},
+		{"bad key", "cluster: {gossip_key: \"bm90IGEga2V5\"}", []string{"gossip_key decodes to 9 bytes"}},
+		{"both keys", "cluster: {gossip_key: \"" + key + "\", gossip_key_file: /k}", []string{"not both"}},
+		{"even voters", "cluster: {voters: 4, gossip_key: \"" + key + "\"}", []string{"voters must be 1, 3, 5 or 7"}},
+		{"bad seed", "cluster: {join: [nohost], gossip_key: \"" + key + "\"}", []string{`join entry "nohost" must be host:port`}},
+		{"bad bind", "cluster: {raft: {bind: x}, gossip_key: \"" + key + "\"}", []string{`raft.bind "x" must be host:port`}},
+		{"client bootstraps", "cluster: {server: false, bootstrap_expect: 3, gossip_key: \"" + key + "\"}", []string{"bootstrap_expect needs node.cluster.server: true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := "node:\n  " + tt.node + "\nupstreams: [{name: u, targets: [{url: \"http://a:1\"}]}]\nroutes: [{name: r, upstream: u}]\n"
+			f, err := Parse("test.yaml", []byte(doc), nil)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				c := f.Node.Cluster
+				if c.Voters != 3 || c.Gossip.Bind != ":7946" || !*c.Server || c.DeadServerTimeout.D() != 30*time.Minute {
+					t.Errorf("cluster defaults not applied: %+v", c)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Parse accepted the document")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("errors lack %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), key) {
+				t.Errorf("error echoes the key: %v", err)
+			}
+		})
 	}
 }
