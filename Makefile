@@ -43,7 +43,7 @@ bench: build bench-go
 	$(BIN) bench --out bench-out $(BENCH_FLAGS)
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./node/... ./demo/... ./edge/...
+	$(GO) test -run '^$$' -bench . -benchmem ./node/... ./demo/... ./edge/... ./cluster/...
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
