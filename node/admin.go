@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/portico-gw/portico/node/config"
 )
@@ -30,6 +31,8 @@ func (n *Node) adminHandler(token string) http.Handler {
 	mux.Handle("GET /config", n.authed(token, http.HandlerFunc(n.handleGetConfig)))
 	mux.Handle("PUT /config", n.authed(token, http.HandlerFunc(n.handlePutConfig)))
 	mux.Handle("GET /metrics", n.authed(token, promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{})))
+	mux.Handle("GET /cluster/members", n.authed(token, http.HandlerFunc(n.handleMembers)))
+	mux.Handle("GET /cluster/status", n.authed(token, http.HandlerFunc(n.handleClusterStatus)))
 	// Profiling for operators (CPU, heap, goroutines), behind the token.
 	mux.Handle("GET /debug/pprof/", n.authed(token, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", n.authed(token, http.HandlerFunc(pprof.Profile)))
@@ -64,12 +67,19 @@ func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "config_version": n.Snapshot().Version})
 }
 
-// handleGetConfig returns the served config as YAML with secrets redacted.
-// ETag carries the version for a later If-Match on PUT.
+// handleGetConfig returns the served config as YAML with secrets redacted;
+// ?part=gateway returns the gateway document alone (what config diff
+// compares). ETag carries the version for a later If-Match on PUT.
 func (n *Node) handleGetConfig(w http.ResponseWriter, r *http.Request) {
 	snap := n.Snapshot()
 	f := &config.File{Node: snap.Node, Gateway: snap.Gateway}
-	doc, err := f.YAML()
+	var doc []byte
+	var err error
+	if r.URL.Query().Get("part") == "gateway" {
+		doc, err = yaml.Marshal(snap.Gateway)
+	} else {
+		doc, err = f.YAML()
+	}
 	if err != nil {
 		writeProblem(w, problem{http.StatusInternalServerError, "internal", "Internal error", "The config could not be encoded."}, "")
 		return
@@ -96,7 +106,7 @@ func (n *Node) handlePutConfig(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	snap, err := n.ApplyGateway("request body", body, ifVersion)
+	snap, err := n.ApplyGateway(r.Context(), "request body", body, ifVersion)
 	var cerrs config.Errors
 	switch {
 	case errors.As(err, &cerrs):
@@ -110,6 +120,9 @@ func (n *Node) handlePutConfig(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(snap.Version, 10)))
 		writeProblemExt(w, problem{http.StatusConflict, "version-conflict", "Version conflict",
 			"The config changed since the version in If-Match; fetch it again and retry."}, map[string]any{"current_version": snap.Version})
+	case errors.Is(err, ErrNoQuorum):
+		writeProblemExt(w, problem{http.StatusServiceUnavailable, "quorum-lost", "Quorum lost",
+			ErrNoQuorum.Error()}, map[string]any{"serving_version": n.Snapshot().Version})
 	case err != nil:
 		n.logger.Error("apply config", "err", err)
 		writeProblem(w, problem{http.StatusInternalServerError, "apply-failed", "Config not applied", "The config is valid but could not be applied; the node log says why."}, "")
@@ -136,4 +149,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+var probNotClustered = problem{http.StatusNotFound, "not-clustered", "Not clustered", "This node runs alone: its config has no node.cluster section."}
+
+func (n *Node) handleMembers(w http.ResponseWriter, r *http.Request) {
+	if n.cluster == nil {
+		writeProblem(w, probNotClustered, "")
+		return
+	}
+	type member struct {
+		Name      string `json:"name"`
+		Region    string `json:"region"`
+		Zone      string `json:"zone,omitempty"`
+		State     string `json:"state"`
+		Server    bool   `json:"server"`
+		Version   string `json:"version,omitempty"`
+		Gossip    string `json:"gossip_addr"`
+		EdgeAddr  string `json:"edge_addr,omitempty"`
+		AdminAddr string `json:"admin_addr,omitempty"`
+	}
+	var out []member
+	for _, m := range n.cluster.Members() {
+		out = append(out, member{m.Name, m.Region, m.Zone, m.State.String(), m.Server, m.Version, m.Addr, m.EdgeAddr, m.AdminAddr})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+}
+
+func (n *Node) handleClusterStatus(w http.ResponseWriter, r *http.Request) {
+	if n.cluster == nil {
+		writeProblem(w, probNotClustered, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, n.cluster.Status(r.Context()))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/portico-gw/portico/cluster"
 	"github.com/portico-gw/portico/edge"
 	"github.com/portico-gw/portico/node/config"
 	"github.com/portico-gw/portico/node/observe"
@@ -51,6 +52,11 @@ type Config struct {
 	// Rand returns random numbers (request ids, jitter, random balancing).
 	// If nil, math/rand/v2.Uint64 is used.
 	Rand func() uint64
+	// Version is the binary's version, gossiped to the cluster.
+	Version string
+	// TuneCluster, if not nil, adjusts the cluster config before it
+	// starts (tests shrink gossip and Raft timings).
+	TuneCluster func(*cluster.Config)
 }
 
 // Node is one gateway node. Create it with New, then Start it; Shutdown
@@ -82,6 +88,14 @@ type Node struct {
 	stopped  bool
 	wg       sync.WaitGroup
 	errc     chan error
+
+	// Cluster mode (nil cluster: a single node).
+	cluster      *cluster.Cluster
+	docs         chan cluster.Document // latest committed document, for applyLoop
+	quit         chan struct{}         // closed by Shutdown: stops the node's goroutines
+	warnedDigest string                // the cluster document last warned about; guarded by mu
+	servedMu     sync.Mutex
+	served       chan struct{} // closed and replaced after every swap
 }
 
 // New loads and validates the config, then compiles the first pipeline.
@@ -91,7 +105,8 @@ func New(cfg Config) (*Node, error) {
 	if cfg.File == "" && cfg.Source == nil {
 		return nil, errors.New("node: no config file or source")
 	}
-	n := &Node{cfg: cfg, logger: cfg.Logger, now: cfg.Now, rand: cfg.Rand, env: cfg.Env, errc: make(chan error, 2)}
+	n := &Node{cfg: cfg, logger: cfg.Logger, now: cfg.Now, rand: cfg.Rand, env: cfg.Env, errc: make(chan error, 2),
+		docs: make(chan cluster.Document, 1), quit: make(chan struct{}), served: make(chan struct{})}
 	if n.logger == nil {
 		n.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -192,6 +207,11 @@ func (n *Node) Start() error {
 	}
 	n.serve("edge", func() error { return n.edge.Serve(n.edgeLn) })
 	n.started = true
+	if snap.Node.Cluster != nil {
+		if err := n.startCluster(snap.Node); err != nil {
+			return err
+		}
+	}
 	n.logger.Info("node started", "name", snap.Node.Name, "edge", n.EdgeAddr(), "admin", n.AdminAddr(), "config_version", snap.Version)
 	return nil
 }
@@ -246,11 +266,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.stopped = true
 	n.draining.Store(true)
+	close(n.quit)
 	var errs []error
 	if n.edge != nil {
 		errs = append(errs, n.edge.Shutdown(ctx))
 	} else if n.edgeLn != nil {
 		errs = append(errs, n.edgeLn.Close())
+	}
+	if n.cluster != nil {
+		errs = append(errs, n.cluster.Shutdown(ctx))
 	}
 	if n.admin != nil {
 		errs = append(errs, n.admin.Shutdown(ctx))

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -22,6 +23,9 @@ func (n *Node) startingSnapshot(f *config.File) (*config.Snapshot, error) {
 	}
 	fromFile := config.NewSnapshot(f, 1)
 	n.fileDigest = fromFile.Digest
+	if f.Node.Cluster != nil {
+		return n.startingClusterSnapshot(f, st)
+	}
 	if st == nil || st.FileDigest != fromFile.Digest {
 		if st != nil {
 			fromFile = config.NewSnapshot(f, st.Version+1)
@@ -41,6 +45,23 @@ func (n *Node) startingSnapshot(f *config.File) (*config.Snapshot, error) {
 	return snap, nil
 }
 
+// startingClusterSnapshot serves the last document this node applied from
+// the cluster, so a node restarted while the cluster is unreachable serves
+// its last config; with none, the file's document serves as version 0
+// until the cluster's arrives (or this node, leading a new cluster,
+// proposes it as version 1).
+func (n *Node) startingClusterSnapshot(f *config.File, st *storedDoc) (*config.Snapshot, error) {
+	if st == nil || st.Source != "cluster" {
+		return config.NewSnapshot(f, 0), nil
+	}
+	g, err := config.ParseGateway(n.store.path, []byte(st.Document), nil)
+	if err != nil {
+		return nil, fmt.Errorf("stored config %s: %w", n.store.path, err)
+	}
+	n.logger.Info("serving the last cluster config this node applied until the cluster answers", "version", st.Version)
+	return config.NewSnapshot(&config.File{Node: f.Node, Gateway: *g}, st.Version), nil
+}
+
 // Reload re-reads the config file (SIGHUP). A bad file is refused and the
 // current pipeline keeps serving. The file's gateway part is applied only
 // if the file changed since it was last applied, so a reload never undoes
@@ -57,7 +78,13 @@ func (n *Node) Reload() error {
 	old := n.pipe.Load()
 	next := config.NewSnapshot(f, old.snap.Version+1)
 	fileDigest := next.Digest
-	if fileDigest == n.fileDigest {
+	if n.cluster != nil {
+		// Cluster mode: the gateway document is the cluster's; SIGHUP
+		// reloads node-local settings only.
+		next = config.NewSnapshot(&config.File{Node: f.Node, Gateway: old.snap.Gateway}, old.snap.Version)
+		n.fileDigest = fileDigest
+		defer n.warnFileDiffers(next)
+	} else if fileDigest == n.fileDigest {
 		next = config.NewSnapshot(&config.File{Node: f.Node, Gateway: old.snap.Gateway}, old.snap.Version+1)
 	}
 	if next.Digest == old.snap.Digest && reflect.DeepEqual(next.Node, old.snap.Node) {
@@ -66,7 +93,11 @@ func (n *Node) Reload() error {
 		return nil
 	}
 	n.warnRestartNeeded(old.snap.Node, f.Node)
-	if err := n.swap(old, next, "file", fileDigest); err != nil {
+	source := "file"
+	if n.cluster != nil {
+		source = "cluster"
+	}
+	if err := n.swap(old, next, source, fileDigest); err != nil {
 		n.metrics.ObserveReload(err)
 		return err
 	}
@@ -80,11 +111,14 @@ func (n *Node) Reload() error {
 // version served now, or ErrVersionConflict is returned. The document is
 // stored durably before it is acknowledged. Documents written this way
 // get no ${VAR} substitution: the node's environment is not the writer's.
-func (n *Node) ApplyGateway(name string, doc []byte, ifVersion int64) (*config.Snapshot, error) {
+func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, ifVersion int64) (*config.Snapshot, error) {
 	g, err := config.ParseGateway(name, doc, nil)
 	if err != nil {
 		n.metrics.ObserveReload(err)
 		return nil, err
+	}
+	if n.cluster != nil {
+		return n.proposeGateway(ctx, g, ifVersion)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -137,6 +171,10 @@ func (n *Node) swap(old *pipeline, next *config.Snapshot, source, fileDigest str
 		_ = old.log.Close() // requests still on old may log: Log after Close is a no-op
 	}
 	n.metrics.SetConfigVersion(uint64(next.Version))
+	n.servedMu.Lock()
+	close(n.served)
+	n.served = make(chan struct{})
+	n.servedMu.Unlock()
 	return nil
 }
 

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/portico-gw/portico/node/config"
 )
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "portico config: validate FILE... | schema")
+		fmt.Fprintln(stderr, "portico config: validate FILE... | schema | diff -f FILE | apply -f FILE")
 		return 2
 	}
 	switch args[0] {
@@ -37,7 +43,95 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		}
 		_, _ = stdout.Write(s)
 		return 0
+	case "apply":
+		return cmdConfigApply(args[1:], stdout, stderr)
+	case "diff":
+		return cmdConfigDiff(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "portico config: unknown subcommand %q (validate, schema)\n", args[0])
+	fmt.Fprintf(stderr, "portico config: unknown subcommand %q (validate, schema, diff, apply)\n", args[0])
 	return 2
+}
+
+// loadGateway parses FILE's gateway document locally (with ${VAR} from this shell's
+// environment) so errors are reported as file:line:col before anything is
+// sent.
+func loadGateway(file string, stderr io.Writer) (*config.Gateway, int) {
+	if file == "" {
+		fmt.Fprintln(stderr, "portico config: name the file with -f FILE")
+		return nil, 2
+	}
+	g, err := config.LoadGateway(file, os.LookupEnv)
+	if err != nil {
+		return nil, reportConfigError(stderr, err)
+	}
+	return g, 0
+}
+
+func cmdConfigApply(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("portico config apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "config file whose upstreams and routes to apply")
+	ifVersion := fs.Int64("if-version", 0, "apply only if the served version is this one (compare-and-set)")
+	client := adminFlags(fs)
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	f, code := loadGateway(*file, stderr)
+	if f == nil {
+		return code
+	}
+	c, err := client()
+	if err != nil {
+		fmt.Fprintf(stderr, "portico: %v\n", err)
+		return 1
+	}
+	hdr := map[string]string{"Content-Type": "application/yaml"}
+	if *ifVersion > 0 {
+		hdr["If-Match"] = strconv.Quote(strconv.FormatInt(*ifVersion, 10))
+	}
+	body, _, err := c.do("PUT", "/config", bytes.NewReader(f.Document()), hdr)
+	if err != nil {
+		fmt.Fprintf(stderr, "portico: %v\n", err)
+		return 1
+	}
+	var out struct{ Version int64 }
+	_ = json.Unmarshal(body, &out)
+	fmt.Fprintf(stdout, "applied %s: config version %d\n", *file, out.Version)
+	return 0
+}
+
+func cmdConfigDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("portico config diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "config file to compare with the served config")
+	client := adminFlags(fs)
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	f, code := loadGateway(*file, stderr)
+	if f == nil {
+		return code
+	}
+	c, err := client()
+	if err != nil {
+		fmt.Fprintf(stderr, "portico: %v\n", err)
+		return 1
+	}
+	served, hdr, err := c.do("GET", "/config?part=gateway", nil, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "portico: %v\n", err)
+		return 1
+	}
+	local, err := yaml.Marshal(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "portico: %v\n", err)
+		return 1
+	}
+	d := diffLines(string(served), string(local))
+	if d == "" {
+		fmt.Fprintf(stdout, "%s matches the served config (version %s)\n", *file, hdr.Get("Portico-Config-Version"))
+		return 0
+	}
+	fmt.Fprintf(stdout, "--- served (version %s)\n+++ %s\n%s", hdr.Get("Portico-Config-Version"), *file, d)
+	return 0
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
-	"errors"
+	"encoding/base64"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -11,58 +13,150 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/portico-gw/portico/demo"
 	"github.com/portico-gw/portico/node"
+	"github.com/portico-gw/portico/node/config"
 )
 
 //go:embed dev.yaml
 var devConfig []byte
 
+// devNodes is the size of the dev cluster.
+const devNodes = 3
+
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portico dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "", "edge address (default 127.0.0.1:8080)")
-	admin := fs.String("admin", "", "admin address (default 127.0.0.1:9901)")
+	listen := fs.String("listen", "127.0.0.1:8080", "first node's edge address; the others take the next ports (port 0: free ports everywhere)")
+	admin := fs.String("admin", "127.0.0.1:9901", "first node's admin address; the others take the next ports")
 	demoAddr := fs.String("demo", "127.0.0.1:0", "demo upstream address")
-	dataDir := fs.String("data", filepath.Join(os.TempDir(), "portico-dev"), "data directory")
+	dataDir := fs.String("data", "", "data directory (default: a fresh temporary one, removed at exit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	ln, err := net.Listen("tcp", *demoAddr)
+	if *dataDir == "" {
+		d, err := os.MkdirTemp("", "portico-dev-data-")
+		if err != nil {
+			fmt.Fprintf(stderr, "portico dev: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(d)
+		*dataDir = d
+	}
+	demoURL, stopDemo, err := startDemo(*demoAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "portico dev: demo upstream: %v\n", err)
 		return 1
 	}
-	up := &http.Server{Handler: demo.New(demo.Options{}), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := up.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(stderr, "portico dev: demo upstream: %v\n", err)
+	defer stopDemo()
+	key, token := randomB64(32), randomHex(16)
+	if err := writeDevToken(token); err != nil {
+		fmt.Fprintf(stderr, "portico dev: %v\n", err)
+		return 1
+	}
+	seed := "127.0.0.1:7946"
+	cfgs := make([]node.Config, devNodes)
+	for i := range cfgs {
+		cfgs[i] = devNodeConfig(i, *listen, *admin, filepath.Join(*dataDir, fmt.Sprintf("dev-%d", i+1)), demoURL, key, token, &seed)
+	}
+	// With free ports the seed is known only once node 1 runs.
+	afterStart := func(i int, n *node.Node) {
+		if i == 0 {
+			seed = n.Cluster().GossipAddr()
 		}
-	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = up.Shutdown(sctx)
-	}()
-	demoURL := "http://" + ln.Addr().String()
+	}
+	return runCluster(ctx, cfgs, stdout, stderr, afterStart, func(ns []*node.Node) { printTour(stdout, ns, demoURL) })
+}
+
+// devNodeConfig gives dev node i its name, ports and seeds.
+func devNodeConfig(i int, listen, admin, data, demoURL, key, token string, seed *string) node.Config {
 	env := func(k string) (string, bool) {
 		switch k {
 		case "PORTICO_DEMO_URL":
 			return demoURL, true
 		case "PORTICO_DEV_DATA":
-			return *dataDir, true
+			return data, true
+		case "PORTICO_DEV_KEY":
+			return key, true
+		case "PORTICO_DEV_TOKEN":
+			return token, true
 		}
 		return os.LookupEnv(k)
 	}
-	cfg := node.Config{Source: devConfig, SourceName: "dev.yaml (embedded)", Env: env, Override: overrides(*listen, *admin)}
-	return runNode(ctx, cfg, stdout, stderr, func(n *node.Node) { printTour(stdout, n, demoURL) })
+	free := strings.HasSuffix(listen, ":0")
+	override := func(f *config.File) {
+		f.Node.Name = fmt.Sprintf("dev-%d", i+1)
+		f.Node.Listen = nthPort(listen, i)
+		f.Node.Admin.Listen = nthPort(admin, i)
+		c := f.Node.Cluster
+		for _, ep := range []*config.Endpoint{&c.Gossip, &c.Raft, &c.Peer} {
+			if free {
+				ep.Bind = "127.0.0.1:0"
+			} else {
+				ep.Bind = nthPort(ep.Bind, 10*i)
+			}
+		}
+		if i > 0 {
+			c.Join = []string{*seed}
+		}
+	}
+	return node.Config{Source: devConfig, SourceName: "dev.yaml (embedded)", Env: env, Override: override, Version: version}
 }
 
-// tour lists what to try; TestDev requests every line of it.
-func tour(gw, admin string) []string {
+// nthPort returns addr with its port increased by n (port 0 stays 0).
+func nthPort(addr string, n int) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	p, _ := strconv.Atoi(port)
+	if p == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+n))
+}
+
+func startDemo(addr string) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	up := &http.Server{Handler: demo.New(demo.Options{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = up.Serve(ln) }()
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = up.Shutdown(sctx)
+	}
+	return "http://" + ln.Addr().String(), stop, nil
+}
+
+func writeDevToken(token string) error {
+	f := devTokenFile()
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(f, []byte(token+"\n"), 0o600)
+}
+
+func randomB64(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// tour lists what to try on a gateway; TestDevTourAnswers requests it.
+func tour(gw string) []string {
 	return []string{
 		"http://" + gw + "/anything?hello=portico",
 		"http://" + gw + "/status/418",
@@ -74,23 +168,19 @@ func tour(gw, admin string) []string {
 		"http://" + gw + "/v1/users/42",
 		"http://" + gw + "/echo/any/path",
 		"ws://" + gw + "/ws",
-		"http://" + admin + "/health",
-		"http://" + admin + "/ready",
-		"http://" + admin + "/config",
-		"http://" + admin + "/metrics",
 	}
 }
 
-func printTour(w io.Writer, n *node.Node, demoURL string) {
-	fmt.Fprintf(w, `
-Portico dev is up (dev mode: admin API on loopback without a token).
-  gateway        http://%s
-  admin          http://%s
-  demo upstream  %s
-
-Try:
-`, n.EdgeAddr(), n.AdminAddr(), demoURL)
-	for _, u := range tour(n.EdgeAddr(), n.AdminAddr()) {
+func printTour(w io.Writer, ns []*node.Node, demoURL string) {
+	fmt.Fprintf(w, "\nPortico dev cluster is up: %d nodes, one Raft cluster, demo upstream at %s\n\n", len(ns), demoURL)
+	for _, n := range ns {
+		fmt.Fprintf(w, "  %-6s gateway http://%-21s admin http://%s\n", n.Snapshot().Node.Name, n.EdgeAddr(), n.AdminAddr())
+	}
+	fmt.Fprint(w, "\nTry any node (they share one config):\n")
+	for i, u := range tour(ns[0].EdgeAddr()) {
+		if i == 1 && len(ns) > 1 {
+			u = "http://" + ns[1].EdgeAddr() + "/status/418"
+		}
 		if ws, ok := strings.CutPrefix(u, "ws://"); ok {
 			// curl may lack ws://; show the upgrade handshake (101) instead.
 			fmt.Fprintf(w, "  curl -i -N --max-time 2 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: cG9ydGljbyBkZXYgdG91cg==' http://%s\n", ws)
@@ -98,5 +188,17 @@ Try:
 		}
 		fmt.Fprintf(w, "  curl -i %s\n", u)
 	}
-	fmt.Fprint(w, "\nCtrl-C drains and stops. The access log follows.\n\n")
+	tf := devTokenFile()
+	fmt.Fprintf(w, `
+The cluster (the CLI finds node 1's admin API and its token by default):
+  bin/portico members
+  bin/portico cluster status
+Admin API (token in %s):
+  curl -i -H "Authorization: Bearer $(cat %s)" http://%s/config
+  curl -i -H "Authorization: Bearer $(cat %s)" http://%s/metrics
+  curl -i http://%s/ready
+
+Ctrl-C drains and stops every node. The access logs follow.
+
+`, tf, tf, ns[0].AdminAddr(), tf, ns[0].AdminAddr(), ns[0].AdminAddr())
 }

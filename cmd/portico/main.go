@@ -21,6 +21,15 @@ Usage:
                                   run the showcase: a node on the embedded config and the demo upstream
   portico config validate FILE... check config files; every problem as file:line:col: reason
   portico config schema           print the config's JSON Schema (for editors)
+  portico config diff -f FILE     compare FILE's upstreams and routes with the served config
+  portico config apply -f FILE [--if-version N]
+                                  apply FILE's upstreams and routes (to the whole cluster)
+  portico members                 list cluster members
+  portico cluster status          leader, term, voters, non-voters, config version per node
+  portico keygen                  print a new cluster key (node.cluster.gossip_key)
+                                  (members, cluster and config diff/apply take --admin ADDR
+                                  and --token-file FILE; defaults: 127.0.0.1:9901 and the
+                                  dev cluster's token file; $PORTICO_ADMIN_TOKEN wins)
   portico demo-upstream --listen ADDR
                                   run the httpbin-like demo upstream
   portico bench [flags]           run the benchmark suite (portico bench -h)
@@ -53,6 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "members":
+		return cmdMembers(args[1:], stdout, stderr)
+	case "cluster":
+		return cmdCluster(args[1:], stdout, stderr)
+	case "keygen":
+		return cmdKeygen(stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "portico %s\n", version)
 		return 0

@@ -71,17 +71,22 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestDevTourAnswers runs `portico dev` and requests every URL it prints.
+// TestDevTourAnswers runs `portico dev` (a 3-node cluster) and requests
+// every URL it prints, then runs the CLI commands it suggests.
 func TestDevTourAnswers(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	t.Setenv("PORTICO_ADMIN_TOKEN_FILE", tokenFile)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", t.TempDir()}, pw, io.Discard)
+		done <- run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, pw, io.Discard)
 		pw.Close()
 	}()
-	var urls []string
+	type try struct{ url, token string }
+	var tries []try
+	var adminAddr string
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -91,41 +96,72 @@ func TestDevTourAnswers(t *testing.T) {
 			if strings.Contains(line, "Upgrade: websocket") {
 				u = "ws" + strings.TrimPrefix(u, "http")
 			}
-			urls = append(urls, u)
+			tr := try{url: u}
+			if strings.Contains(line, "Authorization: Bearer $(cat "+tokenFile+")") {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tr.token = strings.TrimSpace(string(b))
+				if a, ok := strings.CutSuffix(u, "/config"); ok {
+					adminAddr = strings.TrimPrefix(a, "http://")
+				}
+			}
+			tries = append(tries, tr)
 		}
 		if strings.HasPrefix(line, "Ctrl-C") {
 			break
 		}
 	}
-	go io.Copy(io.Discard, pr) // the access log follows
-	if len(urls) < 10 {
-		t.Fatalf("dev printed %d URLs, want the whole tour", len(urls))
+	go io.Copy(io.Discard, pr) // the access logs follow
+	if len(tries) < 12 || adminAddr == "" {
+		t.Fatalf("dev printed %d URLs (admin %q), want the whole tour", len(tries), adminAddr)
 	}
-	for _, u := range urls {
-		t.Run(u, func(t *testing.T) {
-			if strings.HasPrefix(u, "ws://") {
-				c, _, err := websocket.Dial(ctx, u, nil)
+	for _, tr := range tries {
+		t.Run(tr.url, func(t *testing.T) {
+			if strings.HasPrefix(tr.url, "ws://") {
+				c, _, err := websocket.Dial(ctx, tr.url, nil)
 				if err != nil {
 					t.Fatalf("websocket: %v", err)
 				}
 				c.Close(websocket.StatusNormalClosure, "")
 				return
 			}
-			res, err := http.Get(u)
+			req, _ := http.NewRequest("GET", tr.url, nil)
+			if tr.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tr.token)
+			}
+			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			want := 200
-			if strings.Contains(u, "/status/418") {
+			if strings.Contains(tr.url, "/status/418") {
 				want = 418
 			}
 			if res.StatusCode != want {
-				t.Errorf("GET %s = %d, want %d", u, res.StatusCode, want)
+				t.Errorf("GET %s = %d, want %d", tr.url, res.StatusCode, want)
 			}
 		})
 	}
+	t.Run("members and cluster status", func(t *testing.T) {
+		var out bytes.Buffer
+		if code := run(ctx, []string{"members", "--admin", adminAddr}, &out, &out); code != 0 {
+			t.Fatalf("members: exit %d\n%s", code, out.String())
+		}
+		if got := strings.Count(out.String(), " alive "); got != 3 {
+			t.Errorf("members lists %d alive nodes, want 3:\n%s", got, out.String())
+		}
+		out.Reset()
+		if code := run(ctx, []string{"cluster", "status", "--admin", adminAddr}, &out, &out); code != 0 {
+			t.Fatalf("cluster status: exit %d\n%s", code, out.String())
+		}
+		if !strings.Contains(out.String(), "leader: dev-") || strings.Count(out.String(), "  1\n") != 3 {
+			t.Errorf("cluster status lacks a leader or config version 1 on each node:\n%s", out.String())
+		}
+	})
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("dev exit code = %d, want 0", code)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/portico-gw/portico/node"
@@ -29,7 +28,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "portico serve: needs --config FILE and no other arguments (to try Portico without a file: portico dev)")
 		return 2
 	}
-	return runNode(ctx, node.Config{File: *file, Override: overrides(*listen, *admin)}, stdout, stderr, nil)
+	return runNode(ctx, node.Config{File: *file, Override: overrides(*listen, *admin), Version: version}, stdout, stderr, nil)
 }
 
 // overrides applies command-line flags over the file's node settings.
@@ -44,53 +43,91 @@ func overrides(listen, admin string) func(*config.File) {
 	}
 }
 
-// runNode builds, starts and supervises a node until ctx ends (SIGTERM,
-// SIGINT) or a listener fails; SIGHUP reloads. started, if not nil, runs
-// once the node serves.
+// runNode runs one node; see runCluster.
 func runNode(ctx context.Context, cfg node.Config, stdout, stderr io.Writer, started func(*node.Node)) int {
-	logger, err := newLogger(cfg, stderr)
-	if err != nil {
-		return reportConfigError(stderr, err)
-	}
-	cfg.Logger, cfg.Stdout = logger, stdout
-	n, err := node.New(cfg)
-	if err != nil {
-		return reportConfigError(stderr, err)
-	}
-	if err := n.Start(); err != nil {
-		logger.Error("start failed", "err", err)
-		_ = n.Shutdown(context.Background())
-		return 1
+	return runCluster(ctx, []node.Config{cfg}, stdout, stderr, nil, func(ns []*node.Node) {
+		if started != nil {
+			started(ns[0])
+		}
+	})
+}
+
+// runCluster builds and starts the nodes in order, then supervises them
+// until ctx ends (SIGTERM, SIGINT) or a listener fails; SIGHUP reloads
+// every node. afterStart, if not nil, runs after each node starts;
+// started, if not nil, runs once all serve. Each node is
+// built after the previous one started, so a later node's Override may
+// use an earlier node's addresses.
+func runCluster(ctx context.Context, cfgs []node.Config, stdout, stderr io.Writer, afterStart func(int, *node.Node), started func([]*node.Node)) int {
+	var ns []*node.Node
+	defer func() { shutdownAll(ns) }()
+	for _, cfg := range cfgs {
+		logger, err := newLogger(cfg, stderr)
+		if err != nil {
+			return reportConfigError(stderr, err)
+		}
+		if len(cfgs) > 1 {
+			logger = logger.With("node", len(ns)+1)
+		}
+		cfg.Logger, cfg.Stdout = logger, stdout
+		n, err := node.New(cfg)
+		if err != nil {
+			return reportConfigError(stderr, err)
+		}
+		ns = append(ns, n)
+		if err := n.Start(); err != nil {
+			logger.Error("start failed", "err", err)
+			return 1
+		}
+		if afterStart != nil {
+			afterStart(len(ns)-1, n)
+		}
 	}
 	if started != nil {
-		started(n)
+		started(ns)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	code := 0
-	for loop := true; loop; {
+	errc := make(chan error, len(ns))
+	for _, n := range ns {
+		go func() {
+			select {
+			case err := <-n.Err():
+				errc <- err
+			case <-ctx.Done():
+			}
+		}()
+	}
+	for {
 		select {
 		case <-ctx.Done():
-			loop = false
-		case err := <-n.Err():
-			logger.Error("listener failed; stopping", "err", err)
-			code, loop = 1, false
+			return 0
+		case err := <-errc:
+			fmt.Fprintf(stderr, "portico: listener failed; stopping: %v\n", err)
+			return 1
 		case <-hup:
-			if err := n.Reload(); err != nil {
-				logger.Error("config reload refused; the previous config keeps serving",
-					"version", n.Snapshot().Version, "errors", strings.Split(err.Error(), "\n"))
+			for _, n := range ns {
+				if err := n.Reload(); err != nil {
+					fmt.Fprintf(stderr, "portico: config reload refused; the previous config keeps serving (version %d):\n%v\n", n.Snapshot().Version, err)
+				}
 			}
 		}
 	}
-	timeout := n.Snapshot().Node.ShutdownTimeout.D()
-	logger.Info("draining", "timeout", timeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := n.Shutdown(sctx); err != nil {
-		logger.Warn("drain ended before every request finished", "err", err)
+}
+
+// shutdownAll drains every node (in reverse order) within its
+// shutdown_timeout.
+func shutdownAll(ns []*node.Node) {
+	for i := len(ns) - 1; i >= 0; i-- {
+		n := ns[i]
+		timeout := n.Snapshot().Node.ShutdownTimeout.D()
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := n.Shutdown(sctx); err != nil {
+			fmt.Fprintf(os.Stderr, "portico: %s: drain ended before every request finished: %v\n", n.Snapshot().Node.Name, err)
+		}
+		cancel()
 	}
-	return code
 }
 
 // newLogger builds the process log from the config's node.log settings.

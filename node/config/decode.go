@@ -34,6 +34,9 @@ type decoder struct {
 	// gatewayOnly is set when the document is a bare Gateway (ParseGateway):
 	// a top-level `node` key then gets a message of its own.
 	gatewayOnly bool
+	// skipNode, with gatewayOnly, skips a whole config file's node
+	// section instead of refusing it (LoadGateway).
+	skipNode bool
 }
 
 // slot is the destination of one value, for messages and rules.
@@ -215,6 +218,9 @@ func lookupField(fields []field, name string) (field, bool) {
 func (d *decoder) unknownKey(k *yaml.Node, name string, v reflect.Value, fields []field) {
 	t := v.Type()
 	if d.gatewayOnly && t == reflect.TypeFor[Gateway]() && name == "node" {
+		if d.skipNode {
+			return
+		}
 		d.errorf(k, `"node" is not part of the cluster-wide document: node-local settings come from the node's own config file`)
 		return
 	}

@@ -48,6 +48,18 @@ func ParseGateway(name string, data []byte, env Env) (*Gateway, error) {
 	return loader{env: env, hostname: os.Hostname}.gateway(name, data)
 }
 
+// LoadGateway reads a whole config file but decodes its gateway document
+// only, skipping the node section (whose variables, such as the cluster
+// key, the caller may not have): what `portico config diff` and `apply`
+// send to a running cluster.
+func LoadGateway(path string, env Env) (*Gateway, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return loader{env: env, hostname: os.Hostname, skipNode: true}.gateway(path, data)
+}
+
 // loader holds what Parse and ParseGateway take from their environment, so
 // tests can inject it.
 type loader struct {
@@ -56,6 +68,8 @@ type loader struct {
 	hostname func() (string, error)
 	// override, if set, adjusts a decoded File before defaults.
 	override func(*File)
+	// skipNode skips a node section in gateway documents.
+	skipNode bool
 }
 
 func (p loader) file(name string, data []byte) (*File, error) {
@@ -101,7 +115,7 @@ func (p loader) decode(name string, data []byte, out any, gatewayOnly bool) (*de
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{file: name, env: p.env, origins: make(origins), fields: make(fieldCache), gatewayOnly: gatewayOnly}
+	d := &decoder{file: name, env: p.env, origins: make(origins), fields: make(fieldCache), gatewayOnly: gatewayOnly, skipNode: p.skipNode}
 	if root != nil {
 		v := reflect.ValueOf(out).Elem()
 		d.value(root, v, slot{label: "the document", addr: out})

@@ -115,7 +115,7 @@ func TestJSONSchema_Accepts(t *testing.T) {
 }
 
 // exampleEnv defines the variables the examples use.
-var exampleEnv = map[string]string{"PORTICO_ADMIN_TOKEN": "example-token"}
+var exampleEnv = map[string]string{"PORTICO_ADMIN_TOKEN": "example-token", "PORTICO_GOSSIP_KEY": "c2l4dGVlbiBieXRlIGtleQ=="}
 
 func exampleFiles(t *testing.T) []string {
 	t.Helper()
@@ -123,7 +123,7 @@ func exampleFiles(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"admin-and-logs", "balancing", "minimal", "resilience", "rewrite", "routing"}
+	want := []string{"admin-and-logs", "balancing", "cluster-node1", "cluster-node2", "cluster-node3", "minimal", "resilience", "rewrite", "routing"}
 	var names []string
 	for _, f := range files {
 		names = append(names, strings.TrimSuffix(filepath.Base(f), ".yaml"))

@@ -5,6 +5,8 @@ package nodetest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,8 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+
+	"github.com/portico-gw/portico/cluster"
 	"github.com/portico-gw/portico/demo"
 	"github.com/portico-gw/portico/node"
+	"github.com/portico-gw/portico/node/config"
 )
 
 // Node is a started gateway node.
@@ -28,6 +35,9 @@ type Node struct {
 	File string
 	// DataDir is the node's data directory.
 	DataDir string
+	// Spec is the node's cluster (nil for a single node); restart a member
+	// with Spec.StartNode on its DataDir.
+	Spec *ClusterSpec
 }
 
 // Start starts n nodes serving gateway, a YAML gateway document (upstreams
@@ -101,4 +111,92 @@ func Demo(t testing.TB) (string, *demo.Server) {
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
 	return srv.URL, d
+}
+
+// StartCluster starts n nodes forming one cluster (bootstrap_expect n, a
+// random cluster key, free loopback ports, shrunk gossip and Raft timings)
+// and waits until every node serves the cluster's config version 1.
+func StartCluster(t testing.TB, n int, gateway string, opts ...func(*node.Config)) []*Node {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	c := &ClusterSpec{Size: n, Key: base64.StdEncoding.EncodeToString(key)}
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		nodes[i] = c.StartNode(t, fmt.Sprintf("test-%d", i+1), t.TempDir(), gateway, opts...)
+	}
+	WaitFor(t, 20*time.Second, func() bool {
+		for _, nd := range nodes {
+			if nd.Snapshot().Version < 1 {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
+// ClusterSpec is what the nodes of one test cluster share.
+type ClusterSpec struct {
+	Size int
+	Key  string
+	// Seed is the first node's gossip address, set once it runs.
+	Seed string
+}
+
+// StartNode starts (or, on an existing dir, restarts) one member.
+func (c *ClusterSpec) StartNode(t testing.TB, name, dir, gateway string, opts ...func(*node.Config)) *Node {
+	t.Helper()
+	seed := c.Seed
+	clusterOpt := func(cfg *node.Config) {
+		prev := cfg.Override
+		cfg.Override = func(f *config.File) {
+			if prev != nil {
+				prev(f)
+			}
+			cc := &config.Cluster{BootstrapExpect: c.Size, GossipKey: c.Key}
+			cc.Gossip.Bind, cc.Raft.Bind, cc.Peer.Bind = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+			if seed != "" {
+				cc.Join = []string{seed}
+			}
+			f.Node.Cluster = cc
+		}
+		cfg.TuneCluster = ShrinkTimings
+	}
+	nd := StartOne(t, name, dir, gateway, append(opts, clusterOpt)...)
+	if c.Seed == "" {
+		c.Seed = nd.Cluster().GossipAddr()
+	}
+	nd.Spec = c
+	return nd
+}
+
+// ShrinkTimings makes gossip and Raft react in tens of milliseconds, as
+// consul's test servers do.
+func ShrinkTimings(c *cluster.Config) {
+	c.TuneGossip = func(m *memberlist.Config) {
+		m.ProbeInterval = 100 * time.Millisecond
+		m.ProbeTimeout = 50 * time.Millisecond
+		m.GossipInterval = 20 * time.Millisecond
+		m.PushPullInterval = 500 * time.Millisecond
+		m.SuspicionMult = 2
+	}
+	c.TuneRaft = func(r *raft.Config) {
+		r.HeartbeatTimeout = 200 * time.Millisecond
+		r.ElectionTimeout = 200 * time.Millisecond
+		r.LeaderLeaseTimeout = 100 * time.Millisecond
+		r.CommitTimeout = 5 * time.Millisecond
+	}
+}
+
+// WaitFor polls cond every 10 ms until it holds, failing the test after d.
+func WaitFor(t testing.TB, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("nodetest: condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -1,0 +1,190 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/portico-gw/portico/cluster/store"
+)
+
+// Errors of Propose, for the caller's status mapping.
+var (
+	// ErrConflict: the compare-and-set version did not match.
+	ErrConflict = store.ErrConflict
+	// ErrNoQuorum: no leader, or the leader could not commit in time.
+	ErrNoQuorum = store.ErrNoQuorum
+	// ErrNotServer: this node takes no part in Raft and knows no leader.
+	ErrNotServer = errors.New("cluster: not a server")
+)
+
+// ConflictError carries the current version on a compare-and-set miss.
+type ConflictError = store.ConflictError
+
+// proposeTimeout bounds one write: without quorum it fails in this time.
+const proposeTimeout = 5 * time.Second
+
+// Propose replicates data as the next document version. ifVersion: 0
+// unconditional, > 0 compare-and-set, -1 only if the cluster has none.
+// A follower forwards the write to the leader over the peer transport.
+// It returns once the leader committed; use WaitApplied to wait for this
+// node to serve it.
+func (c *Cluster) Propose(ctx context.Context, data []byte, ifVersion int64) (Document, error) {
+	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	for {
+		if c.store != nil {
+			d, err := c.store.Propose(ctx, data, ifVersion)
+			var nl *store.NotLeaderError
+			if !errors.As(err, &nl) {
+				return d, err
+			}
+		}
+		d, err := c.forward(ctx, data, ifVersion)
+		if !errors.Is(err, errRetry) {
+			return d, err
+		}
+		// The leader moved while we asked: look again after a beat.
+		select {
+		case <-ctx.Done():
+			return Document{}, fmt.Errorf("%w: %v", ErrNoQuorum, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+var errRetry = errors.New("retry")
+
+// forward sends the write to the leader's peer endpoint.
+func (c *Cluster) forward(ctx context.Context, data []byte, ifVersion int64) (Document, error) {
+	addr := c.leaderPeerAddr()
+	if addr == "" {
+		if ctx.Err() != nil {
+			return Document{}, fmt.Errorf("%w: no leader", ErrNoQuorum)
+		}
+		return Document{}, errRetry
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+"/cluster/v1/propose", bytes.NewReader(data))
+	if err != nil {
+		return Document{}, err
+	}
+	req.Header.Set("Portico-If-Version", strconv.FormatInt(ifVersion, 10))
+	res, err := c.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Document{}, fmt.Errorf("%w: leader unreachable: %v", ErrNoQuorum, err)
+		}
+		return Document{}, errRetry
+	}
+	defer res.Body.Close()
+	var out proposeResult
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&out); err != nil {
+		return Document{}, fmt.Errorf("leader answered %s: %w", res.Status, err)
+	}
+	switch res.StatusCode {
+	case http.StatusOK:
+		return Document{Version: out.Version}, nil
+	case http.StatusConflict:
+		return Document{}, &ConflictError{Current: out.Version}
+	case http.StatusMisdirectedRequest:
+		return Document{}, errRetry
+	case http.StatusServiceUnavailable:
+		return Document{}, fmt.Errorf("%w: %s", ErrNoQuorum, out.Error)
+	}
+	return Document{}, fmt.Errorf("leader answered %s: %s", res.Status, out.Error)
+}
+
+// leaderPeerAddr finds the leader's peer address through gossip metadata.
+func (c *Cluster) leaderPeerAddr() string {
+	if c.store == nil {
+		return c.anyServerPeerAddr()
+	}
+	id, _ := c.store.Leader()
+	if id == "" {
+		return ""
+	}
+	for _, m := range c.Members() {
+		if m.Name == id {
+			return m.PeerAddr
+		}
+	}
+	return ""
+}
+
+// anyServerPeerAddr lets a non-server node forward to some server, which
+// forwards on to its leader.
+func (c *Cluster) anyServerPeerAddr() string {
+	for _, m := range c.Members() {
+		if m.Server && m.PeerAddr != "" && m.State == 0 {
+			return m.PeerAddr
+		}
+	}
+	return ""
+}
+
+type proposeResult struct {
+	Version int64  `json:"version"`
+	Error   string `json:"error,omitempty"`
+}
+
+// handlePropose is the leader side of forwarding.
+func (c *Cluster) handlePropose(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, proposeResult{Error: "document too large"})
+		return
+	}
+	ifVersion, _ := strconv.ParseInt(r.Header.Get("Portico-If-Version"), 10, 64)
+	if c.store == nil {
+		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not a server"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
+	defer cancel()
+	d, err := c.store.Propose(ctx, data, ifVersion)
+	var nl *store.NotLeaderError
+	var ce *store.ConflictError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, proposeResult{Version: d.Version})
+	case errors.As(err, &ce):
+		writeJSON(w, http.StatusConflict, proposeResult{Version: ce.Current, Error: "version conflict"})
+	case errors.As(err, &nl):
+		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not the leader"})
+	case errors.Is(err, ErrNoQuorum):
+		writeJSON(w, http.StatusServiceUnavailable, proposeResult{Error: "quorum lost"})
+	default:
+		c.log.Error("forwarded config write failed", "err", err)
+		writeJSON(w, http.StatusInternalServerError, proposeResult{Error: "write failed"})
+	}
+}
+
+// WaitApplied returns once this node's store has applied version v, or
+// ctx ends.
+func (c *Cluster) WaitApplied(ctx context.Context, v int64) error {
+	for {
+		c.mu.Lock()
+		ch := c.applied
+		c.mu.Unlock()
+		if c.Current().Version >= v {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for config version %d: %w", v, ctx.Err())
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
