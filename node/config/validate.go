@@ -171,9 +171,11 @@ func (v *validator) cluster(c *Cluster, n *Node) {
 	}
 	switch {
 	case c.GossipKey == "" && c.GossipKeyFile == "":
-		v.errorf(v.at(c, n), "node.cluster needs a cluster key: set gossip_key (e.g. \"${PORTICO_GOSSIP_KEY}\"; make one with `portico keygen`) or gossip_key_file")
+		v.errorf(v.at(&c.GossipKey, c, n), "node.cluster needs a cluster key: set gossip_key (e.g. \"${PORTICO_GOSSIP_KEY}\"; make one with `portico keygen`) or gossip_key_file")
 	case c.GossipKey != "" && c.GossipKeyFile != "":
 		v.errorf(v.at(&c.GossipKeyFile, c, n), "node.cluster: set gossip_key or gossip_key_file, not both")
+	case c.GossipKey == redactedValue:
+		v.errorf(v.at(&c.GossipKey, c, n), "node.cluster.gossip_key is %q, copied from a redacted config: set the real cluster key", redactedValue)
 	case c.GossipKey != "":
 		if err := CheckKey(c.GossipKey); err != nil {
 			v.errorf(v.at(&c.GossipKey, c, n), "node.cluster.gossip_key %v", err)
