@@ -69,7 +69,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			seed = n.Cluster().GossipAddr()
 		}
 	}
-	return runCluster(ctx, cfgs, stdout, stderr, afterStart, func(ns []*node.Node) { printTour(stdout, ns, demoURL) })
+	return runCluster(ctx, cfgs, stdout, stderr, afterStart, func(ns []*node.Node) {
+		waitClusterConfig(ctx, ns, stderr)
+		printTour(stdout, ns, demoURL)
+	})
 }
 
 // devNodeConfig gives dev node i its name, ports and seeds.
@@ -118,6 +121,25 @@ func nthPort(addr string, n int) string {
 		return addr
 	}
 	return net.JoinHostPort(host, strconv.Itoa(p+n))
+}
+
+// waitClusterConfig waits (up to 30 s) until every node serves the
+// cluster's first config, so the printed commands show a settled cluster.
+func waitClusterConfig(ctx context.Context, ns []*node.Node, stderr io.Writer) {
+	deadline := time.Now().Add(30 * time.Second)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		ready := true
+		for _, n := range ns {
+			if n.Snapshot().Version < 1 {
+				ready = false
+			}
+		}
+		if ready {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Fprintln(stderr, "portico dev: the cluster has not agreed on a config yet; the nodes serve their file's routes meanwhile")
 }
 
 func startDemo(addr string) (string, func(), error) {
