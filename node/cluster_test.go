@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -172,3 +173,36 @@ func followerOf(t *testing.T, ns []*nodetest.Node) *nodetest.Node {
 
 var _ = errors.New
 var _ = fmt.Sprint
+
+// TestClusterKeyRotation: install, use, remove through the key file and
+// Reload (SIGHUP) on every node; the cluster keeps talking throughout.
+func TestClusterKeyRotation(t *testing.T) {
+	up, _ := nodetest.Demo(t)
+	ns := nodetest.StartCluster(t, 3, clusterDoc(up, ""))
+	oldKey := ns[0].Spec.Key
+	newKey := "bmV3IGtleSBmb3Igcm90YXRpb24gdGVzdCAzMiBieXQ=" // 32 bytes
+	steps := [][]string{{oldKey, newKey}, {newKey, oldKey}, {newKey}}
+	for i, keys := range steps {
+		for _, n := range ns {
+			kf := n.DataDir + "/keys"
+			if err := os.WriteFile(kf, []byte(strings.Join(keys, "\n")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			n.Spec.SetKeyFile(n.Snapshot().Node.Name, kf)
+			if err := n.Reload(); err != nil {
+				t.Fatalf("step %d: Reload on %s: %v", i, n.Snapshot().Node.Name, err)
+			}
+		}
+		// A write through a follower crosses the peer transport and Raft.
+		doc := clusterDoc(up, fmt.Sprintf("  - {name: s%d, match: {paths: [\"/s%d\"]}, upstream: demo, rewrite: /status/20%d}\n", i, i, i))
+		if r := put(t, followerOf(t, ns).AdminURL+"/config", doc); r.status != 200 {
+			t.Fatalf("step %d: PUT = %d (%s)", i, r.status, r.body)
+		}
+		for _, n := range ns {
+			if got := len(n.Cluster().Members()); got != 3 {
+				t.Errorf("step %d: %s sees %d members, want 3", i, n.Snapshot().Node.Name, got)
+			}
+		}
+	}
+}
+

@@ -78,6 +78,18 @@ func (n *Node) Reload() error {
 	old := n.pipe.Load()
 	next := config.NewSnapshot(f, old.snap.Version+1)
 	fileDigest := next.Digest
+	if n.cluster != nil && f.Node.Cluster != nil {
+		// Key rotation: install, use and remove keys by editing the key
+		// file (or the key) and sending SIGHUP to every node.
+		keys, err := loadKeys(f.Node.Cluster)
+		if err == nil {
+			err = n.cluster.SetKeys(keys)
+		}
+		if err != nil {
+			n.metrics.ObserveReload(err)
+			return fmt.Errorf("cluster keys: %w", err)
+		}
+	}
 	if n.cluster != nil {
 		// Cluster mode: the gateway document is the cluster's; SIGHUP
 		// reloads node-local settings only.
@@ -200,7 +212,23 @@ func (n *Node) warnRestartNeeded(old, next config.Node) {
 	if old.Name != next.Name {
 		changed = append(changed, "node.name")
 	}
+	if old.Region != next.Region || old.Zone != next.Zone {
+		changed = append(changed, "node.region/zone")
+	}
+	if !sameClusterButKeys(old.Cluster, next.Cluster) {
+		changed = append(changed, "node.cluster (all but the keys, which SIGHUP rotates)")
+	}
 	if len(changed) > 0 {
 		n.logger.Warn("these settings change only on restart; the node keeps the old values until then", "settings", changed)
 	}
+}
+
+// sameClusterButKeys compares cluster sections ignoring the key fields.
+func sameClusterButKeys(a, b *config.Cluster) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.GossipKey, x.GossipKeyFile, y.GossipKey, y.GossipKeyFile = "", "", "", ""
+	return reflect.DeepEqual(x, y)
 }

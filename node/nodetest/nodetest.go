@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +143,20 @@ type ClusterSpec struct {
 	Key  string
 	// Seed is the first node's gossip address, set once it runs.
 	Seed string
+	// KeyFile, if it has an entry for a node's name, makes that node read
+	// its keys from that file (gossip_key_file) from its next (re)load on.
+	KeyFile map[string]string
+	mu      sync.Mutex
+}
+
+// SetKeyFile makes node name read its keys from file from its next load.
+func (c *ClusterSpec) SetKeyFile(name, file string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.KeyFile == nil {
+		c.KeyFile = map[string]string{}
+	}
+	c.KeyFile[name] = file
 }
 
 // StartNode starts (or, on an existing dir, restarts) one member.
@@ -155,6 +170,11 @@ func (c *ClusterSpec) StartNode(t testing.TB, name, dir, gateway string, opts ..
 				prev(f)
 			}
 			cc := &config.Cluster{BootstrapExpect: c.Size, GossipKey: c.Key}
+			c.mu.Lock()
+			if kf := c.KeyFile[f.Node.Name]; kf != "" {
+				cc.GossipKey, cc.GossipKeyFile = "", kf
+			}
+			c.mu.Unlock()
 			cc.Gossip.Bind, cc.Raft.Bind, cc.Peer.Bind = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 			if seed != "" {
 				cc.Join = []string{seed}
