@@ -25,17 +25,19 @@ func TestParseFlags(t *testing.T) {
 			name: "defaults",
 			check: func(o Options, out string) bool {
 				return o.Binary == self && o.Duration == 10*time.Second && o.Warmup == time.Second && out == "." &&
-					slices.Equal(o.Peers, []string{"nginx", "haproxy"}) && slices.Equal(o.Scenarios, []string{"passthrough", "latency"}) &&
-					o.Connections == 64 && o.Rate == 2000 && !o.NoInstall && !o.NoPin
+					slices.Equal(o.Peers, []string{"nginx", "haproxy"}) && slices.Equal(o.Scenarios, []string{"passthrough", "latency", "cluster"}) &&
+					o.Connections == 64 && o.Rate == 2000 && o.ClusterWrites == 200 && o.ClusterIdle == 10*time.Second && !o.NoInstall && !o.NoPin
 			},
 		},
 		{
 			name: "everything set",
 			args: []string{"--binary", self, "--duration", "2s", "--warmup", "0", "--scenarios", "latency", "--out", "/tmp/b",
-				"--peers", "none", "--no-install", "--no-pin", "--connections", "8", "--rate", "100"},
+				"--peers", "none", "--no-install", "--no-pin", "--connections", "8", "--rate", "100",
+				"--cluster-writes", "20", "--cluster-idle", "2s"},
 			check: func(o Options, out string) bool {
 				return o.Duration == 2*time.Second && o.Warmup < 0 && out == "/tmp/b" && o.Peers != nil && len(o.Peers) == 0 &&
-					slices.Equal(o.Scenarios, []string{"latency"}) && o.NoInstall && o.NoPin && o.Connections == 8 && o.Rate == 100
+					slices.Equal(o.Scenarios, []string{"latency"}) && o.NoInstall && o.NoPin && o.Connections == 8 && o.Rate == 100 &&
+					o.ClusterWrites == 20 && o.ClusterIdle == 2*time.Second
 			},
 		},
 		{name: "one peer", args: []string{"--peers", "haproxy"}, check: func(o Options, _ string) bool { return slices.Equal(o.Peers, []string{"haproxy"}) }},
@@ -43,6 +45,9 @@ func TestParseFlags(t *testing.T) {
 		{name: "unknown peer", args: []string{"--peers", "envoy"}, wantErr: `unknown peer "envoy"`},
 		{name: "missing binary", args: []string{"--binary", "/nonexistent/portico"}, wantErr: "portico binary"},
 		{name: "bad duration", args: []string{"--duration", "0s"}, wantErr: "must be positive"},
+		{name: "bad cluster writes", args: []string{"--cluster-writes", "0"}, wantErr: "must be positive"},
+		{name: "bad cluster idle", args: []string{"--cluster-idle", "-1s"}, wantErr: "must be positive"},
+		{name: "cluster alone", args: []string{"--scenarios", "cluster"}, check: func(o Options, _ string) bool { return slices.Equal(o.Scenarios, []string{"cluster"}) }},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments: extra"},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"time"
 )
@@ -14,7 +15,12 @@ const mallocsMetric = "go_memstats_mallocs_total"
 // Row is one scenario × target: what was measured. Fields that do not
 // apply are absent from the JSON (nil or zero).
 type Row struct {
+	// Target is the system measured; in a cluster scenario, the node the
+	// row is about, or "cluster".
 	Target string `json:"target"`
+	// Measure says what a cluster scenario's row measures, e.g.
+	// "write → applied on every node" or "idle"; empty elsewhere.
+	Measure string `json:"measure,omitempty"`
 	// Skipped says why the target has no figures.
 	Skipped string `json:"skipped,omitempty"`
 	// Requests is the number of completed requests in the measured phase.
@@ -48,13 +54,30 @@ type Row struct {
 	// AllocsPerReq is portico's heap allocations per request (the delta of
 	// go_memstats_mallocs_total over the phase, divided by Requests).
 	AllocsPerReq *float64 `json:"allocs_per_req,omitempty"`
-	// Notes lists figures that could not be taken, and why.
+	// RaftRole is the node's role when the row was taken: "leader",
+	// "voter" or "non-voter" (cluster scenario, idle rows).
+	RaftRole string `json:"raft_role,omitempty"`
+	// MaxUS is the largest latency in microseconds (cluster scenario).
+	MaxUS float64 `json:"max_us,omitempty"`
+	// CPUPercent is the CPU time (user+system) a node used over an idle
+	// window, in percent of one core (cluster scenario).
+	CPUPercent *float64 `json:"cpu_percent,omitempty"`
+	// RSSMiB is the largest resident set size of a node seen during an
+	// idle window, in MiB (cluster scenario).
+	RSSMiB *float64 `json:"rss_mib,omitempty"`
+	// Goal is the target the figure is held against, e.g. "p99 < 100ms",
+	// and GoalMet whether it was met (cluster scenario).
+	Goal    string `json:"goal,omitempty"`
+	GoalMet *bool  `json:"goal_met,omitempty"`
+	// Notes lists figures that could not be taken, and why, and how a
+	// cluster figure was taken.
 	Notes []string `json:"notes,omitempty"`
 }
 
 // phase holds what a measured phase needs besides the scenario.
 type phase struct {
 	tb       *testbed
+	rng      *rand.Rand // picks the node each cluster config write goes to
 	duration time.Duration
 	warmup   time.Duration
 	progress *progress

@@ -81,6 +81,14 @@ func (p *progress) stop() {
 	fmt.Fprintln(p.w, p.line(time.Since(p.began)))
 }
 
+// note prints one line about a step that has no load to show.
+func (p *progress) note(format string, args ...any) {
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
 // line is "label  [#######.....]  60%  12,345 req  20,576/s".
 func (p *progress) line(elapsed time.Duration) string {
 	const width = 24

@@ -85,6 +85,9 @@ type column struct {
 func columns(loop Loop) []column {
 	errs := column{"errors", func(r Row) string { return errorSummary(r.Errors) }}
 	proxyCPU := column{"proxy cpu µs/req", func(r Row) string { return fmtOpt(r.ProxyCPUUSPerReq, 1) }}
+	if loop == LoopCluster {
+		return append(clusterColumns(), errs)
+	}
 	if loop == LoopOpen {
 		return []column{
 			{"requests", func(r Row) string { return groupDigits(r.Requests) }},
@@ -106,6 +109,54 @@ func columns(loop Loop) []column {
 		{"p99", func(r Row) string { return fmtUS(r.P99US) }},
 		errs,
 	}
+}
+
+// clusterColumns are the cluster scenario's: latencies for the writes and
+// the failure detection, cost for the idle nodes, each against its goal.
+// A row shows the figures it has and "-" for the others.
+func clusterColumns() []column {
+	latency := func(min int64, us func(Row) float64) func(Row) string {
+		return func(r Row) string {
+			if r.OK < min {
+				return "-"
+			}
+			return fmtUS(us(r))
+		}
+	}
+	return []column{
+		{"node", func(r Row) string {
+			if r.RaftRole != "" {
+				return r.Target + " (" + r.RaftRole + ")"
+			}
+			return r.Target
+		}},
+		{"samples", func(r Row) string {
+			if r.Requests == 0 {
+				return "-"
+			}
+			return groupDigits(r.Requests)
+		}},
+		// Percentiles of one sample say nothing max does not.
+		{"p50", latency(2, func(r Row) float64 { return r.P50US })},
+		{"p99", latency(2, func(r Row) float64 { return r.P99US })},
+		{"max", latency(1, func(r Row) float64 { return r.MaxUS })},
+		{"cpu % of a core", func(r Row) string { return fmtOpt(r.CPUPercent, 2) }},
+		{"rss MiB", func(r Row) string { return fmtOpt(r.RSSMiB, 1) }},
+		{"goal", fmtGoal},
+	}
+}
+
+// fmtGoal is "p99 < 100ms: met", "…: MISSED", or "-".
+func fmtGoal(r Row) string {
+	switch {
+	case r.Goal == "":
+		return "-"
+	case r.GoalMet == nil:
+		return r.Goal
+	case *r.GoalMet:
+		return r.Goal + ": met"
+	}
+	return r.Goal + ": MISSED"
 }
 
 func fmtOpt(v *float64, decimals int) string {
@@ -156,8 +207,13 @@ func errorSummary(errs map[string]int64) string {
 	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }
 
-// scenarioTitle is "passthrough: GET /bytes/1024, closed loop, 64 connections".
+// scenarioTitle is "passthrough: GET /bytes/1024, closed loop, 64 connections",
+// or for a cluster "cluster: 5 nodes (3 voters), 200 config writes, …".
 func scenarioTitle(sc Scenario) string {
+	if sc.Loop == LoopCluster {
+		return fmt.Sprintf("%s: %d nodes on loopback (%d voters), %d config writes, %gs idle, one node SIGKILLed",
+			sc.Name, sc.Nodes, sc.Voters, sc.Writes, sc.IdleS)
+	}
 	load := fmt.Sprintf("closed loop, %d connections", sc.Connections)
 	if sc.Loop == LoopOpen {
 		load = fmt.Sprintf("open loop, %d req/s", sc.Rate)
@@ -165,22 +221,30 @@ func scenarioTitle(sc Scenario) string {
 	return fmt.Sprintf("%s: GET %s, %s", sc.Name, sc.Path, load)
 }
 
-// tableRows renders a scenario's rows as cells, the target first. A
-// skipped target has "skipped" in its cells; skips lists why, one line per
-// skipped target, to print under the table.
+// tableRows renders a scenario's rows as cells, the target (a cluster's
+// measure) first. A skipped target has "skipped" in its cells; skips lists
+// why, one line per skipped target, to print under the table.
 func tableRows(sr ScenarioReport) (header []string, rows [][]string, skips []string) {
 	cols := columns(sr.Loop)
 	header = []string{"target"}
+	if sr.Loop == LoopCluster {
+		header = []string{"measure"}
+	}
 	for _, c := range cols {
 		header = append(header, c.title)
 	}
+	// A skipped cluster row still names its node (the first column).
+	firstFigure := 0
+	if sr.Loop == LoopCluster {
+		firstFigure = 1
+	}
 	for _, r := range sr.Rows {
-		cells := []string{r.Target}
+		cells := []string{rowName(r)}
 		for i, c := range cols {
 			switch {
-			case r.Skipped == "":
+			case r.Skipped == "" || i < firstFigure:
 				cells = append(cells, c.value(r))
-			case i == 0:
+			case i == firstFigure:
 				cells = append(cells, "skipped")
 			default:
 				cells = append(cells, "-")
@@ -188,10 +252,31 @@ func tableRows(sr ScenarioReport) (header []string, rows [][]string, skips []str
 		}
 		rows = append(rows, cells)
 		if r.Skipped != "" {
-			skips = append(skips, r.Target+" skipped: "+oneLine(r.Skipped))
+			skips = append(skips, rowLabel(r)+" skipped: "+oneLine(r.Skipped))
 		}
 	}
 	return header, rows, skips
+}
+
+// rowName is the first cell of a row: its target, or a cluster row's
+// measure (the node has its own column there).
+func rowName(r Row) string {
+	if r.Measure != "" {
+		return r.Measure
+	}
+	return r.Target
+}
+
+// rowLabel names a row in a line of text: its target, or a cluster row's
+// measure and the node it is about.
+func rowLabel(r Row) string {
+	switch {
+	case r.Measure == "":
+		return r.Target
+	case r.Target == targetCluster:
+		return r.Measure
+	}
+	return r.Measure + " (" + r.Target + ")"
 }
 
 // oneLine flattens a multi-line reason (a child's log tail) for a table

@@ -12,8 +12,8 @@ func ptr(v float64) *float64 { return &v }
 
 // sampleReport is a report as a run with a skipped peer produces it.
 func sampleReport() *Report {
-	closed := Scenarios(64, 2000)[0]
-	open := Scenarios(64, 2000)[1]
+	closed := Scenarios(Options{})[0]
+	open := Scenarios(Options{})[1]
 	rows := func() []Row {
 		return []Row{
 			{Target: TargetDirect, Requests: 1000, OK: 1000, ElapsedS: 1, RPS: 1000, P50US: 100, P90US: 150, P99US: 200, P999US: 400,

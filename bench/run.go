@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -41,12 +42,23 @@ type Options struct {
 	// Rate is the open-loop rate in requests per second. (Optional)
 	// Defaults to 2000.
 	Rate int
+	// ClusterWrites is the number of config writes the cluster scenario
+	// times. (Optional) Defaults to 200.
+	ClusterWrites int
+	// ClusterIdle is how long the cluster scenario samples its idle
+	// nodes' CPU and memory. (Optional) Defaults to 10s.
+	ClusterIdle time.Duration
 	// Progress receives the progress display (usually stderr); nil shows
 	// nothing.
 	Progress io.Writer
 }
 
-const defaultRate = 2000
+// Defaults of Options.
+const (
+	defaultRate          = 2000
+	defaultClusterWrites = 200
+	defaultClusterIdle   = 10 * time.Second
+)
 
 func (o Options) withDefaults() Options {
 	if o.Duration <= 0 {
@@ -60,6 +72,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Rate <= 0 {
 		o.Rate = defaultRate
+	}
+	if o.ClusterWrites <= 0 {
+		o.ClusterWrites = defaultClusterWrites
+	}
+	if o.ClusterIdle <= 0 {
+		o.ClusterIdle = defaultClusterIdle
 	}
 	if o.Peers == nil {
 		for _, p := range peers() {
@@ -77,7 +95,7 @@ func (o Options) plan() ([]Scenario, []peer, error) {
 	if _, err := os.Stat(o.Binary); err != nil {
 		return nil, nil, fmt.Errorf("portico binary: %w", err)
 	}
-	all := Scenarios(o.Connections, o.Rate)
+	all := Scenarios(o)
 	var scenarios []Scenario
 	for _, sc := range all {
 		if len(o.Scenarios) > 0 && !slices.Contains(o.Scenarios, sc.Name) {
@@ -102,6 +120,12 @@ func (o Options) plan() ([]Scenario, []peer, error) {
 		chosen = append(chosen, peers()[i])
 	}
 	return scenarios, chosen, nil
+}
+
+// needsProxies reports whether a scenario loads the targets: the gateway
+// and the peers are started (and peers installed) only then.
+func needsProxies(scenarios []Scenario) bool {
+	return slices.ContainsFunc(scenarios, func(sc Scenario) bool { return sc.Loop != LoopCluster })
 }
 
 func scenarioNames(all []Scenario) string {
@@ -129,7 +153,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	tb, err := startTestbed(ctx, bedConfig{
 		binary: o.Binary, peers: chosenPeers, install: !o.NoInstall,
-		cpu: pin.childCPU(), taskset: taskset,
+		cpu: pin.childCPU(), taskset: taskset, proxies: needsProxies(scenarios),
 	})
 	if err != nil {
 		return nil, err
@@ -149,14 +173,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.Environment = environment(ctx, pin, tb.versions)
-	ph := phase{tb: tb, duration: o.Duration, warmup: max(0, o.Warmup), progress: newProgress(o.Progress)}
+	seed := uint64(time.Now().UnixNano())
+	ph := phase{tb: tb, rng: rand.New(rand.NewPCG(seed, seed)), duration: o.Duration, warmup: max(0, o.Warmup), progress: newProgress(o.Progress)}
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
 			break
 		}
 		sr := ScenarioReport{Scenario: sc}
+		if sc.Loop == LoopCluster {
+			sr.Rows = ph.measureCluster(ctx, sc)
+		}
 		for _, t := range tb.targets {
-			if sc.wants(t.name) && ctx.Err() == nil {
+			if sc.Loop != LoopCluster && sc.wants(t.name) && ctx.Err() == nil {
 				sr.Rows = append(sr.Rows, ph.measure(ctx, sc, t))
 			}
 		}

@@ -18,6 +18,10 @@ const (
 	// LoopOpen sends at a fixed rate: it measures latency at a known load
 	// (OpenLoop).
 	LoopOpen Loop = "open"
+	// LoopCluster sends no load: it starts its own cluster of portico
+	// nodes and measures config writes, failure detection and idle cost
+	// (see cluster.go). Its rows are measures, not targets.
+	LoopCluster Loop = "cluster"
 )
 
 // Scenario is one measured situation: what each target is asked, and how.
@@ -28,8 +32,9 @@ type Scenario struct {
 	Name string `json:"name"`
 	// About says in a line what it measures.
 	About string `json:"about"`
-	// Path is the request path every target is sent, e.g. "/bytes/1024".
-	Path string `json:"path"`
+	// Path is the request path every target is sent, e.g. "/bytes/1024";
+	// empty for a cluster scenario.
+	Path string `json:"path,omitempty"`
 	// Loop is the load model.
 	Loop Loop `json:"loop"`
 	// Connections is the number of connections of a closed loop.
@@ -38,12 +43,26 @@ type Scenario struct {
 	Rate int `json:"rate,omitempty"`
 	// Targets restricts the scenario to these targets; nil means all.
 	Targets []string `json:"targets,omitempty"`
+	// Nodes is the size of a cluster scenario's cluster, Voters how many
+	// of them vote in Raft (the first ones started; the others join as
+	// non-voters).
+	Nodes  int `json:"nodes,omitempty"`
+	Voters int `json:"voters,omitempty"`
+	// Writes is the number of sequential config writes of a cluster
+	// scenario.
+	Writes int `json:"writes,omitempty"`
+	// IdleS is how long, in seconds, a cluster scenario samples its idle
+	// nodes.
+	IdleS float64 `json:"idle_s,omitempty"`
 }
 
-// Scenarios is the built-in list, in run order, with a closed loop of
-// connections and an open loop of rate requests per second. Later
-// scenarios (cache, limits, h2/h3, cluster) are added here.
-func Scenarios(connections, rate int) []Scenario {
+// Scenarios is the built-in list, in run order, for the load settings of
+// o (its zero fields take their defaults): a closed loop of
+// o.Connections, an open loop of o.Rate requests per second, and a
+// 5-node cluster. Later scenarios (cache, limits, h2/h3) are added here.
+func Scenarios(o Options) []Scenario {
+	o = o.withDefaults()
+	connections, rate := o.Connections, o.Rate
 	return []Scenario{
 		{
 			Name:        "passthrough",
@@ -58,6 +77,16 @@ func Scenarios(connections, rate int) []Scenario {
 			Path:  "/bytes/1024",
 			Loop:  LoopOpen,
 			Rate:  rate,
+		},
+		{
+			Name: "cluster",
+			About: "a loopback cluster: config write until applied on every node, " +
+				"failure detection of a killed node, and the idle cost of each node",
+			Loop:   LoopCluster,
+			Nodes:  clusterNodes,
+			Voters: clusterVoters,
+			Writes: o.ClusterWrites,
+			IdleS:  o.ClusterIdle.Seconds(),
 		},
 	}
 }
@@ -103,7 +132,9 @@ func (s Scenario) validate() error {
 		return fmt.Errorf("scenario %s: connections must be positive", s.Name)
 	case s.Loop == LoopOpen && s.Rate <= 0:
 		return fmt.Errorf("scenario %s: rate must be positive", s.Name)
-	case s.Loop != LoopClosed && s.Loop != LoopOpen:
+	case s.Loop == LoopCluster && (s.Nodes < 2 || s.Voters < 1 || s.Voters > s.Nodes || s.Writes <= 0 || s.IdleS <= 0):
+		return fmt.Errorf("scenario %s: needs 2 nodes or more, 1 to nodes voters, writes and idle positive", s.Name)
+	case s.Loop != LoopClosed && s.Loop != LoopOpen && s.Loop != LoopCluster:
 		return fmt.Errorf("scenario %s: unknown loop %q", s.Name, s.Loop)
 	}
 	return nil

@@ -33,6 +33,7 @@ type target struct {
 // testbed is the set of processes a run drives: one backend, the gateway
 // and the peers, all proxying to that backend.
 type testbed struct {
+	cfg        bedConfig
 	dir        string
 	client     *http.Client // probes and scrapes, not load
 	backend    *process
@@ -49,6 +50,10 @@ type bedConfig struct {
 	install bool // apt-get install missing peers
 	cpu     int  // CPU for every child, -1 for none
 	taskset string
+	// proxies starts the gateway and the peers; without it the testbed is
+	// the backend alone (targets: direct), for scenarios that start their
+	// own portico processes.
+	proxies bool
 }
 
 // startTestbed starts the backend, the gateway and the peers. Only a
@@ -64,6 +69,7 @@ func startTestbed(ctx context.Context, cfg bedConfig) (tb *testbed, err error) {
 		return nil, fmt.Errorf("opening work dir: %w", err)
 	}
 	tb = &testbed{
+		cfg:      cfg,
 		dir:      dir,
 		client:   &http.Client{Transport: newTransport(4), Timeout: 2 * time.Second},
 		versions: map[string]string{},
@@ -81,6 +87,10 @@ func startTestbed(ctx context.Context, cfg bedConfig) (tb *testbed, err error) {
 		return nil, err
 	}
 	tb.targets = append(tb.targets, &target{name: TargetDirect, url: tb.backendURL})
+	tb.versions[TargetPortico] = binaryVersion(ctx, cfg.binary, "version")
+	if !cfg.proxies {
+		return tb, nil
+	}
 	tb.targets = append(tb.targets, tb.startPortico(ctx, cfg, ports[1], ports[2]))
 	found := findPeers(ctx, cfg.peers, cfg.install)
 	for i, p := range cfg.peers {
@@ -135,7 +145,6 @@ routes:
 
 func (tb *testbed) startPortico(ctx context.Context, cfg bedConfig, port, adminPort int) *target {
 	t := &target{name: TargetPortico, url: "http://" + loopback(port)}
-	tb.versions[TargetPortico] = binaryVersion(ctx, cfg.binary, "version")
 	adminURL := "http://" + loopback(adminPort)
 	cfgPath := filepath.Join(tb.dir, "portico.yaml")
 	backend := tb.backendURL[len("http://"):]
