@@ -205,4 +205,3 @@ func TestClusterKeyRotation(t *testing.T) {
 		}
 	}
 }
-

@@ -259,12 +259,15 @@ func (n *Node) Registry() *prometheus.Registry { return n.reg }
 // until ctx is done, then stops everything the node started. It is
 // idempotent. Readiness turns false first, so load balancers stop sending.
 func (n *Node) Shutdown(ctx context.Context) error {
+	// mu is held only to flip stopped: applyLoop takes mu to swap in a
+	// cluster document, and Shutdown waits for applyLoop below.
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.stopped {
+		n.mu.Unlock()
 		return nil
 	}
 	n.stopped = true
+	n.mu.Unlock()
 	n.draining.Store(true)
 	close(n.quit)
 	var errs []error

@@ -154,6 +154,9 @@ func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, ifVers
 // swap compiles next, stores it durably, then makes it the served
 // pipeline. Callers hold n.mu.
 func (n *Node) swap(old *pipeline, next *config.Snapshot, source, fileDigest string) error {
+	if n.stopped {
+		return errors.New("node: stopped")
+	}
 	log := old.log
 	if next.Node.AccessLog != old.snap.Node.AccessLog {
 		var err error
