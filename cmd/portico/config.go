@@ -52,70 +52,58 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// loadGateway parses FILE's gateway document locally (with ${VAR} from this shell's
-// environment) so errors are reported as file:line:col before anything is
-// sent.
-func loadGateway(file string, stderr io.Writer) (*config.Gateway, int) {
-	if file == "" {
+// gatewayFlags parses the flags of config diff/apply (-f FILE and the
+// admin flags), then loads FILE's gateway document locally (with ${VAR}
+// from this shell's environment, so errors are reported as file:line:col
+// before anything is sent) and the admin client. code != 0 means stop.
+func gatewayFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (g *config.Gateway, c *adminClient, file string, code int) {
+	fs.SetOutput(stderr)
+	f := fs.String("f", "", "config file whose upstreams and routes to use")
+	client := adminFlags(fs)
+	if fs.Parse(args) != nil {
+		return nil, nil, "", 2
+	}
+	if *f == "" {
 		fmt.Fprintln(stderr, "portico config: name the file with -f FILE")
-		return nil, 2
+		return nil, nil, "", 2
 	}
-	g, err := config.LoadGateway(file, os.LookupEnv)
+	g, err := config.LoadGateway(*f, os.LookupEnv)
 	if err != nil {
-		return nil, reportConfigError(stderr, err)
+		return nil, nil, "", reportConfigError(stderr, err)
 	}
-	return g, 0
+	if c, err = client(); err != nil {
+		fmt.Fprintf(stderr, "portico: %v\n", err)
+		return nil, nil, "", 1
+	}
+	return g, c, *f, 0
 }
 
 func cmdConfigApply(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portico config apply", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("f", "", "config file whose upstreams and routes to apply")
 	ifVersion := fs.Int64("if-version", 0, "apply only if the served version is this one (compare-and-set)")
-	client := adminFlags(fs)
-	if fs.Parse(args) != nil {
-		return 2
-	}
-	f, code := loadGateway(*file, stderr)
-	if f == nil {
+	g, c, file, code := gatewayFlags(fs, args, stderr)
+	if code != 0 {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		fmt.Fprintf(stderr, "portico: %v\n", err)
-		return 1
 	}
 	hdr := map[string]string{"Content-Type": "application/yaml"}
 	if *ifVersion > 0 {
 		hdr["If-Match"] = strconv.Quote(strconv.FormatInt(*ifVersion, 10))
 	}
-	body, _, err := c.do("PUT", "/config", bytes.NewReader(f.Document()), hdr)
+	body, _, err := c.do("PUT", "/config", bytes.NewReader(g.Document()), hdr)
 	if err != nil {
 		fmt.Fprintf(stderr, "portico: %v\n", err)
 		return 1
 	}
 	var out struct{ Version int64 }
 	_ = json.Unmarshal(body, &out)
-	fmt.Fprintf(stdout, "applied %s: config version %d\n", *file, out.Version)
+	fmt.Fprintf(stdout, "applied %s: config version %d\n", file, out.Version)
 	return 0
 }
 
 func cmdConfigDiff(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("portico config diff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("f", "", "config file to compare with the served config")
-	client := adminFlags(fs)
-	if fs.Parse(args) != nil {
-		return 2
-	}
-	f, code := loadGateway(*file, stderr)
-	if f == nil {
+	f, c, file, code := gatewayFlags(flag.NewFlagSet("portico config diff", flag.ContinueOnError), args, stderr)
+	if code != 0 {
 		return code
-	}
-	c, err := client()
-	if err != nil {
-		fmt.Fprintf(stderr, "portico: %v\n", err)
-		return 1
 	}
 	served, hdr, err := c.do("GET", "/config?part=gateway", nil, nil)
 	if err != nil {
@@ -129,9 +117,9 @@ func cmdConfigDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	d := diffLines(string(served), string(local))
 	if d == "" {
-		fmt.Fprintf(stdout, "%s matches the served config (version %s)\n", *file, hdr.Get("Portico-Config-Version"))
+		fmt.Fprintf(stdout, "%s matches the served config (version %s)\n", file, hdr.Get("Portico-Config-Version"))
 		return 0
 	}
-	fmt.Fprintf(stdout, "--- served (version %s)\n+++ %s\n%s", hdr.Get("Portico-Config-Version"), *file, d)
+	fmt.Fprintf(stdout, "--- served (version %s)\n+++ %s\n%s", hdr.Get("Portico-Config-Version"), file, d)
 	return 0
 }

@@ -64,6 +64,7 @@ func runCluster(ctx context.Context, cfgs []node.Config, stdout, stderr io.Write
 	for _, cfg := range cfgs {
 		logger, err := newLogger(cfg, stderr)
 		if err != nil {
+			defer fmt.Fprintln(stderr, "portico: nothing was started")
 			return reportConfigError(stderr, err)
 		}
 		if len(cfgs) > 1 {
@@ -168,7 +169,7 @@ func reportConfigError(stderr io.Writer, err error) int {
 	var cerrs config.Errors
 	if errors.As(err, &cerrs) {
 		fmt.Fprintln(stderr, cerrs.Error())
-		fmt.Fprintf(stderr, "portico: config invalid (%d problem(s)); nothing was started\n", len(cerrs))
+		fmt.Fprintf(stderr, "portico: config invalid (%d problem(s))\n", len(cerrs))
 		return 1
 	}
 	fmt.Fprintf(stderr, "portico: %v\n", err)
