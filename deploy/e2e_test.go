@@ -83,8 +83,10 @@ func TestClusterInDocker(t *testing.T) {
 		expectServes(t, c, []*node{cut}, "/anything/v2/x", http.StatusNotFound)
 		return ""
 	})
-	// Gossip heals more slowly than Raft: the others learn the cut node is
-	// alive again at a push/pull exchange (memberlist's 30 s interval).
+	// Gossip heals through membership's reconnect loop (members seen dead
+	// are dialled again every ~10 s); without it the others learned the
+	// node was back only at a push/pull exchange (17–42 s here), and never
+	// after a partition longer than memberlist's 30 s GossipToTheDeadTime.
 	phase(h, "gossip healed: every node's status shows all three on version 3", func() string {
 		h.waitAgreed(nodes, nodes, v3)
 		expectServes(t, c, nodes, "/anything/v3/x", http.StatusOK)

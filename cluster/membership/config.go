@@ -88,6 +88,10 @@ type Config struct {
 	// DeadRetention is how long Dead and Left members stay listed before
 	// they are dropped. (Optional) Defaults to 24h, like serf's reap.
 	DeadRetention time.Duration
+	// ReconnectInterval is how often members seen dead (not left) are
+	// dialled again, so gossip heals after a partition. (Optional)
+	// Default 10s.
+	ReconnectInterval time.Duration
 }
 
 const defaultGossipPort = 7946
@@ -121,6 +125,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.BroadcastTimeout <= 0 {
 		cfg.BroadcastTimeout = 5 * time.Second
+	}
+	if cfg.ReconnectInterval <= 0 {
+		cfg.ReconnectInterval = 10 * time.Second
 	}
 	if cfg.DeadRetention <= 0 {
 		cfg.DeadRetention = 24 * time.Hour

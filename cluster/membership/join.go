@@ -7,11 +7,57 @@ import (
 	"time"
 )
 
-// joinSeeds is the join goroutine: it tries every seed each round, waits
-// with jittered exponential backoff between rounds, and stops once one
-// seed answers or Shutdown cancels ctx.
-func (m *Membership) joinSeeds(ctx context.Context) {
+// joinAndReconnect is the join goroutine: it joins through the seeds
+// (if any), then keeps reconnecting to members seen dead until Shutdown
+// cancels ctx.
+func (m *Membership) joinAndReconnect(ctx context.Context) {
 	defer close(m.joinDone)
+	if len(m.cfg.Join) == 0 {
+		m.joinedOnce.Do(func() { close(m.joined) })
+	} else {
+		m.joinSeeds(ctx)
+	}
+	m.reconnect(ctx)
+}
+
+// reconnect retries, every ReconnectInterval (jittered), the gossip
+// addresses of members marked dead (not those that left). memberlist never
+// contacts a dead member again, so after a partition longer than its
+// suspicion timeouts both sides would stay split forever; a join to the
+// far side's address exchanges full state and the wrongly-dead nodes
+// refute it (serf's reconnect loop does the same).
+func (m *Membership) reconnect(ctx context.Context) {
+	for {
+		d := m.cfg.ReconnectInterval
+		timer := time.NewTimer(d/2 + time.Duration(m.cfg.Rand.Int64N(int64(d/2)+1)))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		var addrs []string
+		for _, mem := range m.table.snapshot() {
+			if mem.State == Dead && mem.Addr != "" {
+				addrs = append(addrs, mem.Addr)
+			}
+		}
+		if len(addrs) == 0 {
+			continue
+		}
+		n, err := m.list.Join(addrs)
+		if n > 0 {
+			m.logger.Info("gossip: reconnected to members seen dead", "answered", n, "tried", len(addrs))
+		} else {
+			m.logger.Debug("gossip: dead members still unreachable", "tried", len(addrs), "err", err)
+		}
+	}
+}
+
+// joinSeeds tries every seed each round, waits with jittered exponential
+// backoff between rounds, and returns once one seed answers or Shutdown
+// cancels ctx.
+func (m *Membership) joinSeeds(ctx context.Context) {
 	backoff := m.cfg.JoinBackoff
 	reported := make(map[string]bool) // causes already logged above Debug
 	for {

@@ -75,12 +75,7 @@ func New(cfg Config) (*Membership, error) {
 	go m.deliverChanges()
 	joinCtx, stop := context.WithCancel(context.Background())
 	m.stopJoin = stop
-	if len(cfg.Join) == 0 {
-		m.joinedOnce.Do(func() { close(m.joined) })
-		close(m.joinDone)
-	} else {
-		go m.joinSeeds(joinCtx)
-	}
+	go m.joinAndReconnect(joinCtx)
 	return m, nil
 }
 
