@@ -192,7 +192,7 @@ func TestAcknowledgedWritesSurviveRestart(t *testing.T) {
 }
 
 func TestDrainLosesNoInFlightRequest(t *testing.T) {
-	up, _ := nodetest.Demo(t)
+	up, d := nodetest.Demo(t)
 	n := nodetest.Start(t, 1, gateway(up, ""))[0]
 	const inflight = 8
 	var wg sync.WaitGroup
@@ -202,7 +202,7 @@ func TestDrainLosesNoInFlightRequest(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest("GET", n.URL+"/delay/300", nil)
+			req, _ := http.NewRequest("GET", n.URL+"/delay/2000", nil)
 			tr := &http.Transport{}
 			defer tr.CloseIdleConnections()
 			started <- struct{}{}
@@ -218,8 +218,13 @@ func TestDrainLosesNoInFlightRequest(t *testing.T) {
 	for range inflight {
 		<-started
 	}
-	// Wait until the upstream has all of them in flight, then drain.
-	waitFor(t, 10*time.Second, func() bool { return openConns(t, n) >= inflight })
+	// Wait until the upstream has all of them in flight (not merely
+	// connected: http.Server drops a new connection whose request it has
+	// not read yet), then drain.
+	waitFor(t, 10*time.Second, func() bool { return d.Requests() >= inflight })
+	if got := openConns(t, n); got < inflight {
+		t.Errorf("open connections gauge = %d with %d requests in flight", got, inflight)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := n.Shutdown(ctx); err != nil {
