@@ -20,8 +20,6 @@ var (
 	ErrConflict = store.ErrConflict
 	// ErrNoQuorum: no leader, or the leader could not commit in time.
 	ErrNoQuorum = store.ErrNoQuorum
-	// ErrNotServer: this node takes no part in Raft and knows no leader.
-	ErrNotServer = errors.New("cluster: not a server")
 )
 
 // ConflictError carries the current version on a compare-and-set miss.

@@ -52,8 +52,8 @@ func (n *Node) startCluster(nc config.Node) error {
 		return fmt.Errorf("join cluster: %w", err)
 	}
 	n.cluster = c
-	n.bg("apply", n.applyLoop)
-	n.bg("leader", n.leaderLoop)
+	n.bg(n.applyLoop)
+	n.bg(n.leaderLoop)
 	return nil
 }
 
@@ -92,14 +92,13 @@ func loadKeys(cc *config.Cluster) ([][]byte, error) {
 	return keys, nil
 }
 
-// bg runs fn on a goroutine the node owns until Shutdown.
-func (n *Node) bg(name string, fn func()) {
+// bg runs fn on a goroutine the node owns; fn returns once n.quit closes.
+func (n *Node) bg(fn func()) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		fn()
 	}()
-	_ = name
 }
 
 // enqueueDoc runs on Raft's FSM goroutine: it hands the document to
