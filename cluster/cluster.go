@@ -110,6 +110,13 @@ func Start(cfg Config) (c *Cluster, err error) {
 			_ = c.Shutdown(ctx)
 		}
 	}()
+	if _, port, _ := net.SplitHostPort(c.cfg.RaftBind); port != "0" && c.cfg.Server {
+		// (Port 0, in tests, is known only once Raft binds; the store then
+		// advertises what it bound.)
+		if c.cfg.RaftAdvertise, err = advertiseAddr(c.cfg.RaftAdvertise, c.cfg.RaftBind, privateIP); err != nil {
+			return nil, fmt.Errorf("cluster.raft: %w", err)
+		}
+	}
 	if err = c.startPeer(); err != nil {
 		return nil, err
 	}
@@ -170,10 +177,18 @@ func (c *Cluster) startStore() error {
 }
 
 func (c *Cluster) startGossip() error {
+	peerAddr, err := advertiseAddr(c.cfg.PeerAdvertise, c.peerLn.Addr().String(), privateIP)
+	if err != nil {
+		return fmt.Errorf("cluster.peer: %w", err)
+	}
 	meta := membership.Meta{
 		Name: c.cfg.Name, Region: c.cfg.Region, Zone: c.cfg.Zone, Version: c.cfg.Version,
-		PeerAddr: advertised(c.cfg.PeerAdvertise, c.peerLn.Addr().String()),
-		EdgeAddr: c.cfg.EdgeAddr, AdminAddr: c.cfg.AdminAddr, Server: c.cfg.Server,
+		PeerAddr: peerAddr, Server: c.cfg.Server,
+		// Edge and admin addresses are informational (members, tools): a
+		// wildcard bind is shown with the private IP, and left as is when
+		// none is found.
+		EdgeAddr:  bestEffortAdvertise(c.cfg.EdgeAddr),
+		AdminAddr: bestEffortAdvertise(c.cfg.AdminAddr),
 	}
 	if c.store != nil {
 		meta.RaftAddr = c.store.Addr()
@@ -234,10 +249,14 @@ func (c *Cluster) tuneRaft(r *raft.Config) {
 	}
 }
 
-// advertised returns adv, or the bound address when adv is empty.
-func advertised(adv, bound string) string {
-	if adv != "" {
-		return adv
+// bestEffortAdvertise is advertiseAddr for addresses only shown to
+// people: on failure the bound address is kept.
+func bestEffortAdvertise(bound string) string {
+	if bound == "" {
+		return ""
+	}
+	if a, err := advertiseAddr("", bound, privateIP); err == nil {
+		return a
 	}
 	return bound
 }
