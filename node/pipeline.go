@@ -41,6 +41,7 @@ type routeStage struct {
 // exchange is the per-request state shared by the pipeline's stages
 // through the request context. It lives for one ServeHTTP call.
 type exchange struct {
+	rec          recorder // the client's writer, wrapped (one allocation with the exchange)
 	id           string
 	start        time.Time
 	upstreamPath string
@@ -63,11 +64,14 @@ func exchangeOf(r *http.Request) *exchange {
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := n.pipe.Load()
 	ex := &exchange{start: n.now(), id: n.requestID(r)}
-	rec := &recorder{ResponseWriter: w}
+	ex.rec.ResponseWriter = w
+	rec := &ex.rec
 	var rs *routeStage
 	defer func() { n.finish(p, rs, ex, rec, r) }()
 
-	w.Header().Set("X-Request-Id", ex.id)
+	// The id's one-element slice is shared by the request and the
+	// response headers: nothing mutates it, and it saves an allocation.
+	w.Header()["X-Request-Id"] = r.Header["X-Request-Id"]
 	path, err := route.Normalize(r.URL.EscapedPath())
 	if err != nil {
 		n.fail(rec, ex, probBadPath)
@@ -173,6 +177,9 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 	} else {
 		n.unrouted.Observe(r.Method, status, dur)
 	}
+	if !p.log.Enabled() {
+		return
+	}
 	p.log.Log(&observe.Entry{
 		Time:             ex.start,
 		RequestID:        ex.id,
@@ -201,13 +208,13 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 // new one from the node's random source. The id is echoed in problem
 // bodies, so nothing else may get through.
 func (n *Node) requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
-		return id
+	if v := r.Header["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) {
+		return v[0]
 	}
 	var buf [16]byte
 	b := strconv.AppendUint(buf[:0], n.rand(), 16)
 	id := string(b)
-	r.Header.Set("X-Request-Id", id)
+	r.Header["X-Request-Id"] = []string{id} // also replaces repeated or invalid ones
 	return id
 }
 

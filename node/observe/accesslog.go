@@ -153,6 +153,10 @@ func orDefault(w, def io.Writer) io.Writer {
 	return w
 }
 
+// Enabled reports whether the log writes anywhere (output is not "off"),
+// so callers can skip building entries nobody reads.
+func (l *AccessLog) Enabled() bool { return l != nil && l.bw != nil }
+
 // Log writes e unless sampling skips it; statuses >= 500 are never
 // skipped. It does not keep e. After Close it does nothing. Write errors
 // are not returned here (a request must not fail for its log line): the
