@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/portico-gw/portico/cluster/membership"
 	"github.com/portico-gw/portico/cluster/store"
 )
 
@@ -137,7 +138,7 @@ func (c *Cluster) leaderPeerAddr() string {
 // forwards on to its leader.
 func (c *Cluster) anyServerPeerAddr() string {
 	for _, m := range c.Members() {
-		if m.Server && m.PeerAddr != "" && m.State == 0 {
+		if m.Server && m.PeerAddr != "" && m.State == membership.Alive {
 			return m.PeerAddr
 		}
 	}

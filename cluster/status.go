@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"github.com/portico-gw/portico/cluster/membership"
 	"io"
 	"net/http"
 	"sort"
@@ -53,7 +54,7 @@ func (c *Cluster) Status(ctx context.Context) Status {
 	for i, m := range members {
 		st.Nodes[i] = NodeStatus{Name: m.Name, Region: m.Region, State: m.State.String(), Server: m.Server,
 			EdgeAddr: m.EdgeAddr, AdminAddr: m.AdminAddr, ConfigVersion: -1}
-		if m.State.String() != "alive" || m.PeerAddr == "" {
+		if m.State != membership.Alive || m.PeerAddr == "" {
 			continue
 		}
 		wg.Add(1)

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,7 +48,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(d)
 		*dataDir = d
 	}
-	demoURL, stopDemo, err := startDemo(*demoAddr)
+	demoURL, _, stopDemo, err := startDemo(*demoAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "portico dev: demo upstream: %v\n", err)
 		return 1
@@ -142,19 +143,26 @@ func waitClusterConfig(ctx context.Context, ns []*node.Node, stderr io.Writer) {
 	fmt.Fprintln(stderr, "portico dev: the cluster has not agreed on a config yet; the nodes serve their file's routes meanwhile")
 }
 
-func startDemo(addr string) (string, func(), error) {
+// startDemo serves the demo upstream on addr. Serve's error, if it stops
+// on its own, arrives on errc; stop shuts it down gracefully.
+func startDemo(addr string) (url string, errc <-chan error, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	up := &http.Server{Handler: demo.New(demo.Options{}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = up.Serve(ln) }()
-	stop := func() {
+	ch := make(chan error, 1)
+	go func() {
+		if err := up.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			ch <- err
+		}
+	}()
+	stop = func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = up.Shutdown(sctx)
 	}
-	return "http://" + ln.Addr().String(), stop, nil
+	return "http://" + ln.Addr().String(), ch, stop, nil
 }
 
 func writeDevToken(token string) error {
