@@ -20,7 +20,7 @@ func enumOf(id string) []string {
 	case "Upstream.Balance":
 		return []string{"round_robin", "least_conn", "weighted", "hash", "random"}
 	case "Upstream.Protocol":
-		return []string{"http1", "h2c"}
+		return []string{"http1", "h2", "h2c", "h3"}
 	case "Retries.On":
 		return []string{"connect", "5xx"}
 	case "Log.Level":

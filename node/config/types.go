@@ -177,7 +177,9 @@ type Upstream struct {
 	// or "client_ip". Required when Balance is hash.
 	HashOn string `yaml:"hash_on"`
 	// Protocol spoken to targets: "http1" (default; HTTP/1.1, or HTTP/2 when
-	// a https target offers it by ALPN), "h2c" (HTTP/2 over cleartext).
+	// a https target offers it by ALPN), "h2" (HTTP/2 over TLS only: https
+	// targets, no HTTP/1.1 fallback), "h2c" (HTTP/2 over cleartext) or "h3"
+	// (HTTP/3 over QUIC: https targets; WebSocket upgrades use HTTP/1.1).
 	Protocol string `yaml:"protocol"`
 	// Timeouts are the defaults for routes using this upstream.
 	Timeouts Timeouts `yaml:"timeouts"`

@@ -107,6 +107,8 @@ func (v *validator) targets(u *Upstream, label string) {
 			v.errorf(v.at(&t.URL, t), "target url %s %v", v.show(&t.URL, t.URL), err)
 		} else if u.Protocol == "h2c" && strings.HasPrefix(strings.ToLower(t.URL), "https:") {
 			v.errorf(v.at(&t.URL, t), "target url %s uses https, but %s speaks h2c (cleartext HTTP/2): use http:// or protocol http1", v.show(&t.URL, t.URL), label)
+		} else if (u.Protocol == "h2" || u.Protocol == "h3") && !strings.HasPrefix(strings.ToLower(t.URL), "https:") {
+			v.errorf(v.at(&t.URL, t), "target url %s uses http, but %s speaks %s, which needs TLS: use https:// or protocol h2c/http1", v.show(&t.URL, t.URL), label, u.Protocol)
 		}
 	}
 	if weight == 0 {

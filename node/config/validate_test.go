@@ -80,8 +80,10 @@ func TestParse_ValidationErrors(t *testing.T) {
 		// Enums and formats.
 		{name: "balance", doc: upstreamDoc("balance: fastest"),
 			want: `test.yaml:4:5: upstream "u": balance "fastest" is not valid: use one of round_robin, least_conn, weighted, hash, random`},
-		{name: "protocol", doc: upstreamDoc("protocol: h3"),
-			want: `test.yaml:4:5: upstream "u": protocol "h3" is not valid: use one of http1, h2c`},
+		{name: "protocol", doc: upstreamDoc("protocol: quic"),
+			want: `test.yaml:4:5: upstream "u": protocol "quic" is not valid: use one of http1, h2, h2c, h3`},
+		{name: "h3 needs https", doc: upstreamDoc("protocol: h3"),
+			want: `test.yaml:3:16: target url "http://127.0.0.1:9000" uses http, but upstream "u" speaks h3, which needs TLS: use https:// or protocol h2c/http1`},
 		{name: "retries on", doc: upstreamDoc("retries: {on: [connect, 4xx]}"),
 			want: `test.yaml:4:29: upstream "u": retries.on entry "4xx" is not valid: use one of connect, 5xx`},
 		{name: "hash without hash_on", doc: upstreamDoc("balance: hash"),
