@@ -38,6 +38,19 @@ func (n *Node) applyDefaults(hostname func() (string, error)) {
 	setDuration(&n.Server.IdleTimeout, 120*time.Second)
 	setSize(&n.Server.MaxHeaderBytes, 64<<10)
 	setSize(&n.Server.MaxBodyBytes, 10<<20)
+	if n.Server.MinBodyRate == nil {
+		r := Size(240)
+		n.Server.MinBodyRate = &r
+	}
+	setDuration(&n.Server.MinBodyRateGrace, 5*time.Second)
+	setInt(&n.Server.MaxConns, 10000)
+	setInt(&n.Server.MaxConnsPerIP, 256)
+	setDuration(&n.Server.TLSHandshakeTimeout, 10*time.Second)
+	setInt(&n.Server.MaxConcurrentStreams, 250)
+	setInt(&n.Server.MaxResetsPerSecond, 200)
+	if t := n.TLS; t != nil {
+		t.applyDefaults()
+	}
 	setDuration(&n.ShutdownTimeout, 30*time.Second)
 	setString(&n.Region, "default")
 	if c := n.Cluster; c != nil {
@@ -54,6 +67,20 @@ func (n *Node) applyDefaults(hostname func() (string, error)) {
 			c.Server = &t
 		}
 	}
+}
+
+func (t *TLS) applyDefaults() {
+	setString(&t.Listen, ":8443")
+	setString(&t.MinVersion, "1.2")
+	h := &t.HTTP3
+	setBool(&h.Enabled, true)
+	setBool(&h.ZeroRTT, true)
+	setInt(&h.MaxStreams, 100)
+	setDuration(&h.IdleTimeout, 30*time.Second)
+	setSize(&h.StreamReceiveWindow, 6<<20)
+	setSize(&h.ConnectionReceiveWindow, 15<<20)
+	setDuration(&h.AltSvcMaxAge, 24*time.Hour)
+	setInt(&h.RetryAboveHandshakes, 64)
 }
 
 func (g *Gateway) applyDefaults() {
@@ -173,5 +200,11 @@ func setDuration(p *Duration, def time.Duration) {
 func setSize(p *Size, def int64) {
 	if *p == 0 {
 		*p = Size(def)
+	}
+}
+
+func setBool(p **bool, def bool) {
+	if *p == nil {
+		*p = &def
 	}
 }

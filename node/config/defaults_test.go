@@ -19,6 +19,7 @@ func TestParse_Defaults(t *testing.T) {
 	)
 	one, zero := 1, 0
 	upstreamTimeouts := Timeouts{Connect: Duration(5 * time.Second), ResponseHeader: Duration(3 * time.Second), Total: Duration(time.Minute)}
+	minRate := Size(240)
 	want := &File{
 		Node: Node{
 			Name:      "test-host",
@@ -28,10 +29,17 @@ func TestParse_Defaults(t *testing.T) {
 			AccessLog: AccessLog{Output: "stdout", Sample: 1},
 			Log:       Log{Level: "info", Format: "text"},
 			Server: Server{
-				ReadHeaderTimeout: Duration(10 * time.Second),
-				IdleTimeout:       Duration(120 * time.Second),
-				MaxHeaderBytes:    64 << 10,
-				MaxBodyBytes:      10 << 20,
+				ReadHeaderTimeout:    Duration(10 * time.Second),
+				IdleTimeout:          Duration(120 * time.Second),
+				MaxHeaderBytes:       64 << 10,
+				MaxBodyBytes:         10 << 20,
+				MinBodyRate:          &minRate,
+				MinBodyRateGrace:     Duration(5 * time.Second),
+				MaxConns:             10000,
+				MaxConnsPerIP:        256,
+				TLSHandshakeTimeout:  Duration(10 * time.Second),
+				MaxConcurrentStreams: 250,
+				MaxResetsPerSecond:   200,
 			},
 			ShutdownTimeout: Duration(30 * time.Second),
 			Region:          "default",

@@ -27,6 +27,8 @@ func enumOf(id string) []string {
 		return []string{"debug", "info", "warn", "error"}
 	case "Log.Format":
 		return []string{"text", "json"}
+	case "TLS.MinVersion":
+		return []string{"1.2", "1.3"}
 	case "Cluster.Profile":
 		return []string{"lan", "wan"}
 	}
@@ -40,7 +42,8 @@ func minOf(id string) (min int64, bounded bool) {
 	switch id {
 	case "Route.Priority":
 		return 0, false
-	case "Retries.Attempts", "PassiveHealth.Failures":
+	case "Retries.Attempts", "PassiveHealth.Failures",
+		"Server.MaxConns", "Server.MaxConnsPerIP", "Server.MaxResetsPerSecond", "HTTP3.RetryAboveHandshakes":
 		return -1, true
 	}
 	return 0, true

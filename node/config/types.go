@@ -30,9 +30,13 @@ type Node struct {
 	// DataDir holds the node's persistent state. (Optional) Defaults to
 	// "./data".
 	DataDir string `yaml:"data_dir"`
-	// Listen is the edge address that serves gateway traffic.
-	// (Optional) Defaults to ":8080".
+	// Listen is the cleartext edge address (HTTP/1.1, and HTTP/2 with
+	// server.h2c). (Optional) Defaults to ":8080". "off" disables it; then
+	// tls must be set.
 	Listen string `yaml:"listen"`
+	// TLS serves HTTPS (HTTP/1.1 and HTTP/2 by ALPN) and HTTP/3 on one
+	// port number. Absent: cleartext only.
+	TLS *TLS `yaml:"tls"`
 	// Admin configures the admin API listener.
 	Admin Admin `yaml:"admin"`
 	// AccessLog configures the JSON access log.
@@ -140,6 +144,69 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// TLS configures the HTTPS edge: TCP for HTTP/1.1 and HTTP/2, UDP for
+// HTTP/3, on the same port number.
+type TLS struct {
+	// Listen is host:port for TCP and (with http3) UDP. (Optional)
+	// Defaults to ":8443".
+	Listen string `yaml:"listen"`
+	// Certificates are PEM certificate (chain) and key files. A client's
+	// SNI picks the certificate whose names (SANs, "*.example.com"
+	// wildcards) match; no SNI or an unknown name gets the first. Files
+	// are reloaded when they change (and on SIGHUP). Required unless
+	// dev_certificate.
+	Certificates []Certificate `yaml:"certificates"`
+	// MinVersion is the oldest TLS version accepted: "1.2" (default) or
+	// "1.3".
+	MinVersion string `yaml:"min_version"`
+	// DevCertificate, with no certificates, makes a local development CA
+	// and a certificate for localhost, 127.0.0.1 and ::1 in data_dir/tls
+	// (reused while valid) and logs the CA's path for curl --cacert. For
+	// development only.
+	DevCertificate bool `yaml:"dev_certificate"`
+	// HTTP3 configures HTTP/3 (QUIC) on listen's port number over UDP.
+	HTTP3 HTTP3 `yaml:"http3"`
+}
+
+// Certificate is one certificate and its private key.
+type Certificate struct {
+	// Cert is the PEM file of the certificate, then its intermediates.
+	Cert string `yaml:"cert"`
+	// Key is the PEM file of the private key.
+	Key string `yaml:"key"`
+}
+
+// HTTP3 configures the QUIC listener. TCP responses advertise it with
+// Alt-Svc so clients upgrade.
+type HTTP3 struct {
+	// Enabled serves HTTP/3. (Optional) Defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// ZeroRTT accepts requests in 0-RTT early data for safe methods (GET,
+	// HEAD, OPTIONS, TRACE); other methods in early data get 425 Too
+	// Early. (Optional) Defaults to true.
+	ZeroRTT *bool `yaml:"zero_rtt"`
+	// MaxStreams caps concurrent requests per QUIC connection.
+	// (Optional) Defaults to 100.
+	MaxStreams int `yaml:"max_streams"`
+	// IdleTimeout closes a QUIC connection idle this long. (Optional)
+	// Defaults to 30s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// StreamReceiveWindow caps the receive window of one request body.
+	// (Optional) Defaults to 6MiB.
+	StreamReceiveWindow Size `yaml:"stream_receive_window"`
+	// ConnectionReceiveWindow caps the receive window of a connection.
+	// (Optional) Defaults to 15MiB.
+	ConnectionReceiveWindow Size `yaml:"connection_receive_window"`
+	// AltSvcMaxAge is how long clients may remember the HTTP/3 endpoint
+	// (Alt-Svc ma). (Optional) Defaults to 24h.
+	AltSvcMaxAge Duration `yaml:"alt_svc_max_age"`
+	// RetryAboveHandshakes demands address validation (a QUIC Retry) from
+	// new clients while more than this many handshakes are in flight
+	// (handshake floods, amplification). (Optional) Defaults to 64; -1
+	// always demands it.
+	RetryAboveHandshakes int `yaml:"retry_above_handshakes"`
+}
+
 // Server holds the edge listener's connection-level limits.
 type Server struct {
 	// ReadHeaderTimeout bounds how long a client may take to send request
@@ -154,6 +221,32 @@ type Server struct {
 	// MaxBodyBytes is the default request body cap for routes that don't
 	// set their own; bigger bodies get 413. (Optional) Defaults to 10MiB.
 	MaxBodyBytes Size `yaml:"max_body_bytes"`
+	// MinBodyRate is the request body rate, in bytes per second, a client
+	// must keep up after min_body_rate_grace; slower uploads are cut off
+	// (slow-body attacks). (Optional) Defaults to 240; 0 disables.
+	MinBodyRate *Size `yaml:"min_body_rate"`
+	// MinBodyRateGrace is the time a body may take before min_body_rate
+	// applies. (Optional) Defaults to 5s.
+	MinBodyRateGrace Duration `yaml:"min_body_rate_grace"`
+	// MaxConns caps the open client connections of the node (TCP and
+	// QUIC). (Optional) Defaults to 10000; -1 means no cap.
+	MaxConns int `yaml:"max_conns"`
+	// MaxConnsPerIP caps the open connections of one client address.
+	// (Optional) Defaults to 256; -1 means no cap.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// TLSHandshakeTimeout closes connections that don't finish the TLS
+	// handshake in time. (Optional) Defaults to 10s.
+	TLSHandshakeTimeout Duration `yaml:"tls_handshake_timeout"`
+	// H2C serves HTTP/2 over cleartext (prior knowledge) on listen.
+	// (Optional) Defaults to false.
+	H2C bool `yaml:"h2c"`
+	// MaxConcurrentStreams caps concurrent requests per HTTP/2
+	// connection. (Optional) Defaults to 250.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// MaxResetsPerSecond closes an HTTP/2 connection whose client cancels
+	// more streams than this per second (rapid reset, CVE-2023-44487).
+	// (Optional) Defaults to 200; -1 disables the guard.
+	MaxResetsPerSecond int `yaml:"max_resets_per_second"`
 }
 
 // Gateway is the cluster-wide document: what the gateway routes and where.

@@ -59,9 +59,17 @@ func (v *validator) enum(key any, id, label, val string) {
 }
 
 func (v *validator) node(n *Node) {
-	if err := checkListen(n.Listen); err != nil {
-		v.errorf(v.at(&n.Listen, n), "node.listen %s %v", v.show(&n.Listen, n.Listen), err)
+	if n.Listen == "off" {
+		if n.TLS == nil {
+			v.errorf(v.at(&n.Listen, n), `node.listen is "off" and node.tls is not set: the node would serve nothing; set node.tls or a listen address`)
+		}
+	} else if err := checkListen(n.Listen); err != nil {
+		v.errorf(v.at(&n.Listen, n), `node.listen %s %v, or "off"`, v.show(&n.Listen, n.Listen), err)
 	}
+	if n.TLS != nil {
+		v.tls(n.TLS, n)
+	}
+	v.server(&n.Server, n)
 	v.admin(n)
 	if n.Cluster != nil {
 		v.cluster(n.Cluster, n)
@@ -74,6 +82,57 @@ func (v *validator) node(n *Node) {
 			v.errorf(v.at(p, &n.TrustedProxies), "node.trusted_proxies entry %s is not a CIDR or an IP address (e.g. 10.0.0.0/8, 192.0.2.7)", v.show(p, *p))
 		}
 	}
+}
+
+// tls checks the HTTPS edge: its address, certificates and QUIC limits.
+func (v *validator) tls(t *TLS, n *Node) {
+	if err := checkListen(t.Listen); err != nil {
+		v.errorf(v.at(&t.Listen, t, n), "node.tls.listen %s %v", v.show(&t.Listen, t.Listen), err)
+	} else if n.Listen != "off" && samePort(n.Listen, t.Listen) {
+		v.errorf(v.at(&t.Listen, t, n), "node.tls.listen %s uses the same port as node.listen %s: give HTTPS its own port (e.g. :8443)", v.show(&t.Listen, t.Listen), v.show(&n.Listen, n.Listen))
+	}
+	if len(t.Certificates) == 0 && !t.DevCertificate {
+		v.errorf(v.at(&t.Certificates, t, n), "node.tls needs certificates (- {cert: FILE, key: FILE}) or dev_certificate: true for a local development CA")
+	}
+	for i := range t.Certificates {
+		c := &t.Certificates[i]
+		if c.Cert == "" {
+			v.required(&c.Cert, c, fmt.Sprintf("node.tls.certificates[%d]", i), "cert")
+		}
+		if c.Key == "" {
+			v.required(&c.Key, c, fmt.Sprintf("node.tls.certificates[%d]", i), "key")
+		}
+	}
+	v.enum(&t.MinVersion, "TLS.MinVersion", "node.tls.min_version", t.MinVersion)
+	h := &t.HTTP3
+	if h.MaxStreams < 1 {
+		v.errorf(v.at(&h.MaxStreams, h, t, n), "node.tls.http3.max_streams must be at least 1")
+	}
+	if h.StreamReceiveWindow > h.ConnectionReceiveWindow {
+		v.errorf(v.at(&h.StreamReceiveWindow, h, t, n), "node.tls.http3.stream_receive_window (%v) is larger than connection_receive_window (%v)", h.StreamReceiveWindow, h.ConnectionReceiveWindow)
+	}
+}
+
+// server checks the connection limits (the decoder refuses counts below
+// -1, which means no limit).
+func (v *validator) server(s *Server, n *Node) {
+	if s.MaxConcurrentStreams < 1 {
+		v.errorf(v.at(&s.MaxConcurrentStreams, s, n), "node.server.max_concurrent_streams must be at least 1")
+	}
+	if s.MaxConns > 0 && s.MaxConnsPerIP > s.MaxConns {
+		v.errorf(v.at(&s.MaxConnsPerIP, s, n), "node.server.max_conns_per_ip (%d) is larger than max_conns (%d)", s.MaxConnsPerIP, s.MaxConns)
+	}
+}
+
+// samePort reports whether two listen addresses would clash: same port
+// and the same host, or either on every interface.
+func samePort(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	if pa != pb || pa == "0" {
+		return false
+	}
+	return ha == hb || ha == "" || hb == "" || ha == "0.0.0.0" || hb == "0.0.0.0" || ha == "::" || hb == "::"
 }
 
 // admin checks the admin listener: a host:port or "off", and a token
