@@ -3,6 +3,7 @@ package edge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -311,6 +312,23 @@ func (r *levelRecorder) Handle(_ context.Context, rec slog.Record) error {
 	return nil
 }
 
+// has reports whether a record's message contains msg.
+func (r *levelRecorder) has(msg string) bool {
+	for _, m := range r.messages() {
+		if strings.Contains(m, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// messages returns a copy of the recorded messages.
+func (r *levelRecorder) messages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.msgs...)
+}
+
 // TestErrorLog: net/http's complaints reach the slog logger at debug
 // level only, so a logger at info stays quiet.
 func TestErrorLog(t *testing.T) {
@@ -347,5 +365,151 @@ func TestErrorLog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// echo answers with what it saw of the request, the same way whatever
+// the protocol, and records the HTTP major versions it served.
+type echo struct {
+	mu     sync.Mutex
+	majors []int
+}
+
+func (e *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	e.majors = append(e.majors, r.ProtoMajor)
+	e.mu.Unlock()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("X-Echo", r.Method+" "+r.URL.Path)
+	w.Header().Set("X-TLS", fmt.Sprint(r.TLS != nil))
+	w.WriteHeader(http.StatusCreated)
+	_, _ = fmt.Fprintf(w, "%s %s %q", r.Method, r.URL.RequestURI(), body)
+}
+
+func (e *echo) last() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.majors) == 0 {
+		return 0
+	}
+	return e.majors[len(e.majors)-1]
+}
+
+// answer is what a client saw of a response.
+type answer struct {
+	status       int
+	echo, isTLS  string
+	body         string
+	protoMajor   int
+	handlerMajor int
+}
+
+func post(t *testing.T, c *http.Client, url string, h *echo) answer {
+	t.Helper()
+	resp, err := c.Post(url, "text/plain", strings.NewReader("hello"))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{resp.StatusCode, resp.Header.Get("X-Echo"), resp.Header.Get("X-TLS"), string(body), resp.ProtoMajor, h.last()}
+}
+
+// TestProtocols: one handler answers identically over HTTP/1.1 and
+// HTTP/2, over TLS (ALPN) and cleartext (h2c prior knowledge, when on).
+func TestProtocols(t *testing.T) {
+	h := &echo{}
+	tlsServer, pool := serveTLS(t, edge.Config{Handler: h})
+	h2cServer := serve(t, edge.Config{Handler: h, H2C: true})
+	h1Server := serve(t, edge.Config{Handler: h})
+	tests := []struct {
+		name   string
+		url    string
+		client *http.Client
+		major  int
+		isTLS  string
+	}{
+		{"h1 over TLS", "https://localhost:" + port(tlsServer) + "/p?q=1", newTLSClient(t, pool, "h1"), 1, "true"},
+		{"h2 over TLS", "https://localhost:" + port(tlsServer) + "/p?q=1", newTLSClient(t, pool, "h2"), 2, "true"},
+		{"h2c with prior knowledge", "http://" + h2cServer.addr + "/p?q=1", newH2CClient(t), 2, "false"},
+		{"h1 on an h2c server", "http://" + h2cServer.addr + "/p?q=1", newClient(t), 1, "false"},
+		{"h1 cleartext", "http://" + h1Server.addr + "/p?q=1", newClient(t), 1, "false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := answer{http.StatusCreated, "POST /p", tt.isTLS, `POST /p?q=1 "hello"`, tt.major, tt.major}
+			if got := post(t, tt.client, tt.url, h); got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+	}
+
+	t.Run("h2c refused when off", func(t *testing.T) {
+		if resp, err := newH2CClient(t).Get("http://" + h1Server.addr + "/"); err == nil {
+			resp.Body.Close()
+			t.Errorf("h2c request to a server without H2C = %s, want an error", resp.Status)
+		}
+	})
+}
+
+func port(sv *served) string {
+	_, p, _ := net.SplitHostPort(sv.addr)
+	return p
+}
+
+// newH2CClient returns a client speaking HTTP/2 over cleartext with
+// prior knowledge.
+func newH2CClient(t testing.TB) *http.Client {
+	tr := &http.Transport{Protocols: protocols(t, "h2c")}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// TestShutdown_DrainsHTTP2: an HTTP/2 request in flight finishes before
+// Shutdown returns.
+func TestShutdown_DrainsHTTP2(t *testing.T) {
+	h := newBlocking()
+	sv, pool := serveTLS(t, edge.Config{Handler: h})
+	c := newTLSClient(t, pool, "h2")
+	url := "https://localhost:" + port(sv) + "/"
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			got <- answer{body: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		got <- answer{status: resp.StatusCode, body: string(body), protoMajor: resp.ProtoMajor}
+	}()
+	h.waitEntered(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- sv.Shutdown(ctx) }()
+	sv.waitServe(t)
+	select {
+	case err := <-shutdown:
+		t.Fatalf("Shutdown returned %v with an HTTP/2 request in flight", err)
+	default:
+	}
+	close(h.release)
+	if r := <-got; r.status != http.StatusOK || r.body != "done" || r.protoMajor != 2 {
+		t.Errorf("in-flight HTTP/2 request = %+v, want 200 done over HTTP/2", r)
+	}
+	if err := <-shutdown; err != nil {
+		t.Errorf("Shutdown = %v, want nil", err)
+	}
+	if n := sv.OpenConns(); n != 0 {
+		t.Errorf("OpenConns after Shutdown = %d, want 0", n)
 	}
 }
