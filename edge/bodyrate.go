@@ -1,12 +1,14 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,11 +43,29 @@ func (s *Server) guardBody(w http.ResponseWriter, r *http.Request) *http.Request
 	if s.readTimeout > 0 {
 		b.readLimit = b.start.Add(s.readTimeout)
 	}
-	b.onSlow = s.metrics.slowBodyCloses.Inc
-	r2 := new(http.Request)
-	*r2 = *r
+	tripped := new(atomic.Bool)
+	b.onSlow = func() {
+		tripped.Store(true)
+		s.metrics.slowBodyCloses.Inc()
+	}
+	r2 := r.WithContext(context.WithValue(r.Context(), slowBodyKey{}, tripped))
 	r2.Body = b
 	return r2
+}
+
+// slowBodyKey is the request context key of the flag the guard sets when
+// it cuts a body.
+type slowBodyKey struct{}
+
+// BodyTooSlow reports whether the request whose context (or a context
+// derived from it) is ctx had its body cut for arriving slower than
+// Limits.MinBodyRate. Handlers need it because on HTTP/1 the cut also
+// cancels the request's context (net/http does on any read error from
+// the client), so the error they see may be a cancellation rather than
+// one wrapping ErrSlowBody.
+func BodyTooSlow(ctx context.Context) bool {
+	f, _ := ctx.Value(slowBodyKey{}).(*atomic.Bool)
+	return f != nil && f.Load()
 }
 
 // minRateBody enforces a minimum body rate with read deadlines: before

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -35,7 +36,7 @@ func (n *Node) startCluster(nc config.Node) error {
 		GossipBind: cc.Gossip.Bind, GossipAdvertise: cc.Gossip.Advertise,
 		RaftBind: cc.Raft.Bind, RaftAdvertise: cc.Raft.Advertise,
 		PeerBind: cc.Peer.Bind, PeerAdvertise: cc.Peer.Advertise,
-		EdgeAddr: n.EdgeAddr(), AdminAddr: n.AdminAddr(),
+		EdgeAddr: cmp.Or(n.EdgeAddr(), n.TLSAddr()), AdminAddr: n.AdminAddr(),
 		Join: cc.Join, Keys: keys, Profile: cc.Profile,
 		BootstrapExpect: cc.BootstrapExpect, Voters: cc.Voters,
 		DeadServerTimeout: cc.DeadServerTimeout.D(),

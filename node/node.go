@@ -81,7 +81,9 @@ type Node struct {
 	mu       sync.Mutex // serializes Reload, ApplyGateway and Shutdown
 	edge     *edge.Server
 	admin    *http.Server
-	edgeLn   net.Listener
+	edgeLn   net.Listener   // cleartext; nil when node.listen is off
+	tlsLn    net.Listener   // nil without node.tls
+	udp      net.PacketConn // HTTP/3; nil without node.tls.http3
 	adminLn  net.Listener
 	draining atomic.Bool
 	started  bool
@@ -180,39 +182,41 @@ func (n *Node) Start() error {
 		return errors.New("node: already started")
 	}
 	snap := n.pipe.Load().snap
-	var err error
-	if n.edgeLn, err = listen(n.cfg.EdgeListener, snap.Node.Listen); err != nil {
-		return fmt.Errorf("listen on node.listen %s: %w", snap.Node.Listen, err)
-	}
-	s := snap.Node.Server
-	n.edge, err = edge.New(edge.Config{
-		Handler:           n,
-		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
-		IdleTimeout:       s.IdleTimeout.D(),
-		MaxHeaderBytes:    int(s.MaxHeaderBytes.Bytes()),
-		ErrorLog:          n.logger.With("component", "edge"),
-	})
+	ec, err := n.edgeConfig(snap.Node)
 	if err != nil {
-		_ = n.edgeLn.Close()
+		return err
+	}
+	if n.edge, err = edge.New(ec); err != nil {
+		return err
+	}
+	if err := n.bindEdge(snap.Node); err != nil {
 		return err
 	}
 	n.metrics.SetOpenConns(n.edge.OpenConns)
 	if snap.Node.Admin.Listen != "off" {
 		if n.adminLn, err = listen(n.cfg.AdminListener, snap.Node.Admin.Listen); err != nil {
-			_ = n.edgeLn.Close()
+			n.closeEdgeListeners()
 			return fmt.Errorf("listen on node.admin.listen %s: %w", snap.Node.Admin.Listen, err)
 		}
 		n.admin = &http.Server{Handler: n.adminHandler(snap.Node.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 		n.serve("admin", func() error { return n.admin.Serve(n.adminLn) })
 	}
-	n.serve("edge", func() error { return n.edge.Serve(n.edgeLn) })
+	if n.edgeLn != nil {
+		n.serve("edge", func() error { return n.edge.ServeCleartext(n.edgeLn) })
+	}
+	if n.tlsLn != nil {
+		n.serve("tls", func() error { return n.edge.Serve(n.tlsLn) })
+	}
+	if n.udp != nil {
+		n.serve("http3", func() error { return n.edge.ServeUDP(n.udp) })
+	}
 	n.started = true
 	if snap.Node.Cluster != nil {
 		if err := n.startCluster(snap.Node); err != nil {
 			return err
 		}
 	}
-	n.logger.Info("node started", "name", snap.Node.Name, "edge", n.EdgeAddr(), "admin", n.AdminAddr(), "config_version", snap.Version)
+	n.logger.Info("node started", "name", snap.Node.Name, "edge", n.EdgeAddr(), "tls", n.TLSAddr(), "http3", n.udp != nil, "admin", n.AdminAddr(), "config_version", snap.Version)
 	return nil
 }
 
@@ -236,8 +240,13 @@ func listen(ln net.Listener, addr string) (net.Listener, error) {
 // Err delivers a listener's fatal error; the caller should Shutdown.
 func (n *Node) Err() <-chan error { return n.errc }
 
-// EdgeAddr is the edge listener's address, once started.
+// EdgeAddr is the cleartext edge listener's address, once started (""
+// when node.listen is off).
 func (n *Node) EdgeAddr() string { return addrOf(n.edgeLn) }
+
+// TLSAddr is the HTTPS (and HTTP/3) address, once started ("" without
+// node.tls).
+func (n *Node) TLSAddr() string { return addrOf(n.tlsLn) }
 
 // AdminAddr is the admin listener's address, once started ("" when off).
 func (n *Node) AdminAddr() string { return addrOf(n.adminLn) }
@@ -271,10 +280,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.draining.Store(true)
 	close(n.quit)
 	var errs []error
-	if n.edge != nil {
+	if n.edge != nil && n.started {
 		errs = append(errs, n.edge.Shutdown(ctx))
-	} else if n.edgeLn != nil {
-		errs = append(errs, n.edgeLn.Close())
+	} else {
+		n.closeEdgeListeners()
 	}
 	if n.cluster != nil {
 		errs = append(errs, n.cluster.Shutdown(ctx))

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portico-gw/portico/edge"
 	"github.com/portico-gw/portico/node/proxy"
 )
 
@@ -34,16 +35,19 @@ var (
 	probTimeout     = problem{http.StatusGatewayTimeout, "upstream-timeout", "Gateway timeout", "The upstream did not answer in time."}
 	probClientGone  = problem{499, "client-closed-request", "Client closed request", "The client went away before the response was ready."}
 	probBodyAborted = problem{http.StatusBadRequest, "bad-request-body", "Bad request body", "The request body could not be read."}
+	probSlowBody    = problem{http.StatusRequestTimeout, "request-timeout", "Request body too slow", "The request body arrived slower than the minimum rate."}
 )
 
 // statusOf decides the HTTP status (as a problem) of a pipeline error. It
 // is the one place that does: 413 for body limits, 503 when no target is
-// healthy, 504 for timeouts, 499 when the client left, 502 otherwise.
+// healthy, 408 for bodies slower than the minimum rate, 504 for timeouts, 499 when the client left, 502 otherwise.
 func statusOf(ctx context.Context, err error) problem {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		return probTooLarge
+	case errors.Is(err, edge.ErrSlowBody) || edge.BodyTooSlow(ctx):
+		return probSlowBody
 	case errors.Is(err, proxy.ErrNoHealthyTarget):
 		return probNoTarget
 	case errors.Is(err, proxy.ErrTimeout):

@@ -75,6 +75,15 @@ func (n *Node) Reload() error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.tlsLn != nil {
+		// Certificate files are also watched; SIGHUP makes sure (file
+		// systems where watching fails, or a missed event). Bad files keep
+		// the certificates in use and don't hold back the rest of the
+		// reload; edge counts them (portico_edge_cert_reloads_total).
+		if err := n.edge.ReloadCertificates(); err != nil {
+			n.logger.Warn("reload: tls certificates not replaced", "err", err)
+		}
+	}
 	old := n.pipe.Load()
 	next := config.NewSnapshot(f, old.snap.Version+1)
 	fileDigest := next.Digest

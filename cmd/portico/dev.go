@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portico-gw/portico/demo"
+	"github.com/portico-gw/portico/edge"
 	"github.com/portico-gw/portico/node"
 	"github.com/portico-gw/portico/node/config"
 )
@@ -33,6 +34,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portico dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "first node's edge address; the others take the next ports (port 0: free ports everywhere)")
+	tlsListen := fs.String("tls-listen", "127.0.0.1:8443", "first node's HTTPS and HTTP/3 address; the others take the next ports")
 	admin := fs.String("admin", "127.0.0.1:9901", "first node's admin address; the others take the next ports")
 	demoAddr := fs.String("demo", "127.0.0.1:0", "demo upstream address")
 	dataDir := fs.String("data", "", "data directory (default: a fresh temporary one, removed at exit)")
@@ -59,10 +61,20 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "portico dev: %v\n", err)
 		return 1
 	}
+	// One dev CA for every node, kept beside the token so that a browser
+	// or curl told to trust it once keeps trusting later runs.
+	cert, err := edge.DevCertificate(filepath.Join(filepath.Dir(devTokenFile()), "tls"), nil, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "portico dev: %v\n", err)
+		return 1
+	}
+	if strings.HasSuffix(*listen, ":0") {
+		*tlsListen = "127.0.0.1:0"
+	}
 	seed := "127.0.0.1:7946"
 	cfgs := make([]node.Config, devNodes)
 	for i := range cfgs {
-		cfgs[i] = devNodeConfig(i, *listen, *admin, filepath.Join(*dataDir, fmt.Sprintf("dev-%d", i+1)), demoURL, key, token, &seed)
+		cfgs[i] = devNodeConfig(i, devPorts{*listen, *tlsListen, *admin}, filepath.Join(*dataDir, fmt.Sprintf("dev-%d", i+1)), demoURL, key, token, cert, &seed)
 	}
 	// With free ports the seed is known only once node 1 runs.
 	afterStart := func(i int, n *node.Node) {
@@ -72,12 +84,15 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return runCluster(ctx, cfgs, stdout, stderr, afterStart, func(ns []*node.Node) {
 		waitClusterConfig(ctx, ns, stderr)
-		printTour(stdout, ns, demoURL)
+		printTour(stdout, ns, demoURL, cert.CAFile)
 	})
 }
 
+// devPorts are the first dev node's addresses; node i takes port+i.
+type devPorts struct{ listen, tls, admin string }
+
 // devNodeConfig gives dev node i its name, ports and seeds.
-func devNodeConfig(i int, listen, admin, data, demoURL, key, token string, seed *string) node.Config {
+func devNodeConfig(i int, ports devPorts, data, demoURL, key, token string, cert edge.DevCert, seed *string) node.Config {
 	env := func(k string) (string, bool) {
 		switch k {
 		case "PORTICO_DEMO_URL":
@@ -88,14 +103,19 @@ func devNodeConfig(i int, listen, admin, data, demoURL, key, token string, seed 
 			return key, true
 		case "PORTICO_DEV_TOKEN":
 			return token, true
+		case "PORTICO_DEV_CERT":
+			return cert.CertFile, true
+		case "PORTICO_DEV_CERT_KEY":
+			return cert.KeyFile, true
 		}
 		return os.LookupEnv(k)
 	}
-	free := strings.HasSuffix(listen, ":0")
+	free := strings.HasSuffix(ports.listen, ":0")
 	override := func(f *config.File) {
 		f.Node.Name = fmt.Sprintf("dev-%d", i+1)
-		f.Node.Listen = nthPort(listen, i)
-		f.Node.Admin.Listen = nthPort(admin, i)
+		f.Node.Listen = nthPort(ports.listen, i)
+		f.Node.TLS.Listen = nthPort(ports.tls, i)
+		f.Node.Admin.Listen = nthPort(ports.admin, i)
 		c := f.Node.Cluster
 		for _, ep := range []*config.Endpoint{&c.Gossip, &c.Raft, &c.Peer} {
 			if free {
@@ -109,6 +129,16 @@ func devNodeConfig(i int, listen, admin, data, demoURL, key, token string, seed 
 		}
 	}
 	return node.Config{Source: devConfig, SourceName: "dev.yaml (embedded)", Env: env, Override: override, Version: version}
+}
+
+// localhost names a loopback address "localhost:PORT", the name the dev
+// certificate is for and browsers trust it with.
+func localhost(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort("localhost", port)
 }
 
 // nthPort returns addr with its port increased by n (port 0 stays 0).
@@ -201,10 +231,10 @@ func tour(gw string) []string {
 	}
 }
 
-func printTour(w io.Writer, ns []*node.Node, demoURL string) {
+func printTour(w io.Writer, ns []*node.Node, demoURL, caFile string) {
 	fmt.Fprintf(w, "\nPortico dev cluster is up: %d nodes, one Raft cluster, demo upstream at %s\n\n", len(ns), demoURL)
 	for _, n := range ns {
-		fmt.Fprintf(w, "  %-6s gateway http://%-21s admin http://%s\n", n.Snapshot().Node.Name, n.EdgeAddr(), n.AdminAddr())
+		fmt.Fprintf(w, "  %-6s gateway http://%-21s https://%-21s admin http://%s\n", n.Snapshot().Node.Name, n.EdgeAddr(), localhost(n.TLSAddr()), n.AdminAddr())
 	}
 	fmt.Fprint(w, "\nTry any node (they share one config):\n")
 	for i, u := range tour(ns[0].EdgeAddr()) {
@@ -218,6 +248,16 @@ func printTour(w io.Writer, ns []*node.Node, demoURL string) {
 		}
 		fmt.Fprintf(w, "  curl -i %s\n", u)
 	}
+	gw := localhost(ns[0].TLSAddr())
+	fmt.Fprintf(w, `
+HTTPS on the same nodes: HTTP/1.1 and HTTP/2 over TLS, HTTP/3 over QUIC on the
+same port number (TCP responses advertise it with Alt-Svc). The dev CA is
+%s (trust it, or pass it to curl):
+  curl -i --cacert %s https://%s/anything?over=tls
+  curl -i --http2 --cacert %s https://%s/bytes/1024
+  curl -i --http3-only --cacert %s https://%s/anything?over=h3
+(the last one needs a curl built with HTTP/3; curl -V lists "HTTP3")
+`, caFile, caFile, gw, caFile, gw, caFile, gw)
 	tf := devTokenFile()
 	fmt.Fprintf(w, `
 The cluster (the CLI finds node 1's admin API and its token by default):

@@ -40,6 +40,12 @@ in-flight requests (up to node.shutdown_timeout) and exits 0.
 `
 
 func main() {
+	// quic-go prints its own small-UDP-buffer warning with the std log
+	// package; edge logs one with the fix instead (structured, once per
+	// listener). The user's explicit setting wins.
+	if _, set := os.LookupEnv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING"); !set {
+		_ = os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

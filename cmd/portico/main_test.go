@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +22,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/portico-gw/portico/demo"
 )
@@ -84,7 +88,7 @@ func TestDevTourAnswers(t *testing.T) {
 		done <- run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, pw, io.Discard)
 		pw.Close()
 	}()
-	type try struct{ url, token string }
+	type try struct{ url, token, ca, proto string }
 	var tries []try
 	var adminAddr string
 	sc := bufio.NewScanner(pr)
@@ -97,6 +101,16 @@ func TestDevTourAnswers(t *testing.T) {
 				u = "ws" + strings.TrimPrefix(u, "http")
 			}
 			tr := try{url: u}
+			for i, a := range f {
+				switch {
+				case a == "--cacert" && i+1 < len(f):
+					tr.ca = f[i+1]
+				case a == "--http3-only":
+					tr.proto = "h3"
+				case a == "--http2":
+					tr.proto = "h2"
+				}
+			}
 			if strings.Contains(line, "Authorization: Bearer $(cat "+tokenFile+")") {
 				b, err := os.ReadFile(tokenFile)
 				if err != nil {
@@ -131,12 +145,22 @@ func TestDevTourAnswers(t *testing.T) {
 			if tr.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tr.token)
 			}
-			res, err := http.DefaultClient.Do(req)
+			client := http.DefaultClient
+			if tr.ca != "" {
+				client = tlsClient(t, tr.ca, tr.proto)
+			}
+			res, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
+			if want := map[string]int{"": 1, "h2": 2, "h3": 3}[tr.proto]; tr.ca != "" && res.ProtoMajor != want {
+				t.Errorf("GET %s answered over HTTP/%d, want HTTP/%d", tr.url, res.ProtoMajor, want)
+			}
+			if tr.ca != "" && tr.proto != "h3" && !strings.HasPrefix(res.Header.Get("Alt-Svc"), `h3=":`) {
+				t.Errorf("GET %s: Alt-Svc = %q, want HTTP/3 advertised", tr.url, res.Header.Get("Alt-Svc"))
+			}
 			want := 200
 			if strings.Contains(tr.url, "/status/418") {
 				want = 418
@@ -187,6 +211,35 @@ func TestDevTourAnswers(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("dev exit code = %d, want 0", code)
 	}
+}
+
+// tlsClient trusts the CA in caFile and speaks proto: "" (HTTP/1.1),
+// "h2" or "h3", as the tour's curl flags ask.
+func tlsClient(t *testing.T, caFile, proto string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatalf("the printed CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", caFile)
+	}
+	tc := &tls.Config{RootCAs: pool}
+	if proto == "h3" {
+		tr := &http3.Transport{TLSClientConfig: tc}
+		t.Cleanup(func() { tr.Close() })
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	var p http.Protocols
+	if proto == "h2" {
+		p.SetHTTP2(true)
+	} else {
+		p.SetHTTP1(true)
+	}
+	tr := &http.Transport{TLSClientConfig: tc, Protocols: &p}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
 // TestSIGTERMDrains runs `portico serve` as a real process, sends SIGTERM

@@ -30,8 +30,9 @@ import (
 // Node is a started gateway node.
 type Node struct {
 	*node.Node
-	// URL is the edge's base URL, AdminURL the admin API's.
-	URL, AdminURL string
+	// URL is the cleartext edge's base URL ("" when node.listen is off),
+	// TLSURL the HTTPS one ("" without node.tls), AdminURL the admin API's.
+	URL, TLSURL, AdminURL string
 	// File is the node's config file; rewrite it and call Reload.
 	File string
 	// DataDir is the node's data directory.
@@ -78,7 +79,13 @@ func StartOne(t testing.TB, name, dir, gateway string, opts ...func(*node.Config
 			t.Errorf("nodetest: shutdown: %v", err)
 		}
 	})
-	out := &Node{Node: nd, URL: "http://" + nd.EdgeAddr(), File: file, DataDir: dir}
+	out := &Node{Node: nd, File: file, DataDir: dir}
+	if a := nd.EdgeAddr(); a != "" {
+		out.URL = "http://" + a
+	}
+	if a := nd.TLSAddr(); a != "" {
+		out.TLSURL = "https://" + a
+	}
 	if a := nd.AdminAddr(); a != "" {
 		out.AdminURL = "http://" + a
 	}
