@@ -47,7 +47,7 @@ func (n *Node) applyDefaults(hostname func() (string, error)) {
 	setInt(&n.Server.MaxConnsPerIP, 256)
 	setDuration(&n.Server.TLSHandshakeTimeout, 10*time.Second)
 	setInt(&n.Server.MaxConcurrentStreams, 250)
-	setInt(&n.Server.MaxResetsPerSecond, 200)
+	setInt(&n.Server.MaxResetsPerSecond, 500)
 	if t := n.TLS; t != nil {
 		t.applyDefaults()
 	}

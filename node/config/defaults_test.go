@@ -39,7 +39,7 @@ func TestParse_Defaults(t *testing.T) {
 				MaxConnsPerIP:        256,
 				TLSHandshakeTimeout:  Duration(10 * time.Second),
 				MaxConcurrentStreams: 250,
-				MaxResetsPerSecond:   200,
+				MaxResetsPerSecond:   500,
 			},
 			ShutdownTimeout: Duration(30 * time.Second),
 			Region:          "default",

@@ -245,7 +245,9 @@ type Server struct {
 	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
 	// MaxResetsPerSecond closes an HTTP/2 connection whose client cancels
 	// more streams than this per second (rapid reset, CVE-2023-44487).
-	// (Optional) Defaults to 200; -1 disables the guard.
+	// (Optional) Defaults to 500 (twice the default stream limit, so a
+	// client dropping every stream at once is not taken for an attacker);
+	// -1 disables the guard.
 	MaxResetsPerSecond int `yaml:"max_resets_per_second"`
 }
 
