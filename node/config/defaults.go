@@ -51,6 +51,10 @@ func (n *Node) applyDefaults(hostname func() (string, error)) {
 	if t := n.TLS; t != nil {
 		t.applyDefaults()
 	}
+	setSize(&n.Cache.MaxBytes, 256<<20)
+	setSize(&n.Cache.NearMaxBytes, 32<<20)
+	setDuration(&n.Cache.NearTTL, 5*time.Second)
+	setDuration(&n.Cache.PeerTimeout, 2*time.Second)
 	setDuration(&n.ShutdownTimeout, 30*time.Second)
 	setString(&n.Region, "default")
 	if c := n.Cluster; c != nil {
@@ -99,6 +103,9 @@ func (g *Gateway) applyDefaults() {
 			r.Timeouts.inherit(u.Timeouts)
 		}
 		r.Timeouts.applyDefaults()
+		if c := r.Cache; c != nil {
+			c.applyDefaults()
+		}
 	}
 }
 
@@ -110,6 +117,20 @@ func (g *Gateway) upstream(name string) *Upstream {
 		}
 	}
 	return nil
+}
+
+func (c *RouteCache) applyDefaults() {
+	if len(c.Methods) == 0 {
+		c.Methods = []string{"GET", "HEAD"}
+	}
+	if len(c.Statuses) == 0 {
+		c.Statuses = []int{200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501}
+	}
+	setSize(&c.MaxObjectSize, 8<<20)
+	setString(&c.Scope, "region")
+	if len(c.TagHeaders) == 0 {
+		c.TagHeaders = []string{"Surrogate-Key", "Cache-Tag"}
+	}
 }
 
 func (u *Upstream) applyDefaults() {

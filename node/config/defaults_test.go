@@ -41,6 +41,8 @@ func TestParse_Defaults(t *testing.T) {
 				MaxConcurrentStreams: 250,
 				MaxResetsPerSecond:   500,
 			},
+			Cache: NodeCache{MaxBytes: 256 << 20, NearMaxBytes: 32 << 20,
+				NearTTL: Duration(5 * time.Second), PeerTimeout: Duration(2 * time.Second)},
 			ShutdownTimeout: Duration(30 * time.Second),
 			Region:          "default",
 		},

@@ -27,6 +27,8 @@ func enumOf(id string) []string {
 		return []string{"debug", "info", "warn", "error"}
 	case "Log.Format":
 		return []string{"text", "json"}
+	case "RouteCache.Scope":
+		return []string{"region", "cluster", "node"}
 	case "TLS.MinVersion":
 		return []string{"1.2", "1.3"}
 	case "Cluster.Profile":

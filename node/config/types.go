@@ -49,6 +49,8 @@ type Node struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Server holds connection-level limits of the edge listener.
 	Server Server `yaml:"server"`
+	// Cache sizes this node's part of the shared response cache.
+	Cache NodeCache `yaml:"cache"`
 	// ShutdownTimeout bounds the drain on SIGTERM: in-flight requests get
 	// this long to finish. (Optional) Defaults to 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -124,6 +126,22 @@ type Admin struct {
 	// /health and /ready. Usually "${PORTICO_ADMIN_TOKEN}". On a loopback
 	// address it may be empty (dev only). Never logged nor returned.
 	Token string `yaml:"token" secret:"true"`
+}
+
+// NodeCache sizes the node's tiers of the shared response cache.
+type NodeCache struct {
+	// MaxBytes bounds the entries this node owns (bodies, headers and
+	// keys). (Optional) Defaults to 256MiB.
+	MaxBytes Size `yaml:"max_bytes"`
+	// NearMaxBytes bounds the near tier: hot entries owned by other
+	// nodes, kept briefly here. (Optional) Defaults to 32MiB.
+	NearMaxBytes Size `yaml:"near_max_bytes"`
+	// NearTTL caps how long a near entry is kept. (Optional) Defaults to
+	// 5s.
+	NearTTL Duration `yaml:"near_ttl"`
+	// PeerTimeout bounds the wait for an owner's answer before this node
+	// fetches from the upstream itself. (Optional) Defaults to 2s.
+	PeerTimeout Duration `yaml:"peer_timeout"`
 }
 
 // AccessLog configures the per-request JSON access log.
@@ -411,6 +429,70 @@ type Route struct {
 	// PreserveHost sends the client's Host header upstream instead of the
 	// target's host. Default false.
 	PreserveHost bool `yaml:"preserve_host"`
+	// Cache stores this route's responses in the cluster's shared cache
+	// (RFC 9111 shared-cache rules). Absent: nothing is cached.
+	Cache *RouteCache `yaml:"cache"`
+}
+
+// RouteCache is a route's caching policy. Upstream Cache-Control and
+// Expires decide freshness; TTL fills in when they say nothing.
+type RouteCache struct {
+	// TTL is the freshness of responses whose upstream gives none (no
+	// max-age, s-maxage or Expires). (Optional) Defaults to 0: such
+	// responses are not stored.
+	TTL Duration `yaml:"ttl"`
+	// Override makes TTL win over the upstream's freshness too (never
+	// over no-store or private).
+	Override bool `yaml:"override"`
+	// Key adds request parts to the cache key, or drops query parameters
+	// from it. The default key is method, scheme, host, normalized path
+	// and sorted query.
+	Key CacheKey `yaml:"key"`
+	// Vary lists request headers that always split entries, besides those
+	// the upstream's Vary names.
+	Vary []string `yaml:"vary"`
+	// Methods are cached. (Optional) Defaults to [GET, HEAD].
+	Methods []string `yaml:"methods"`
+	// Statuses are cached. (Optional) Defaults to the cacheable ones of
+	// RFC 9110: 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501.
+	Statuses []int `yaml:"statuses"`
+	// MaxObjectSize caps a stored response (headers and body); bigger ones
+	// stream through uncached. (Optional) Defaults to 8MiB.
+	MaxObjectSize Size `yaml:"max_object_size"`
+	// StaleWhileRevalidate serves a stale entry this long after it
+	// expired while one background request refreshes it (RFC 5861; the
+	// upstream's own stale-while-revalidate wins when longer).
+	StaleWhileRevalidate Duration `yaml:"stale_while_revalidate"`
+	// StaleIfError serves a stale entry this long after it expired when
+	// the upstream fails, times out or answers 5xx.
+	StaleIfError Duration `yaml:"stale_if_error"`
+	// Scope is where an entry lives: "region" (default: the owner among
+	// the nodes of this node's region), "cluster" (one owner cluster-wide)
+	// or "node" (each node its own copy).
+	Scope string `yaml:"scope"`
+	// AllowAuthorization stores responses to requests that carry
+	// Authorization even when the response doesn't say public (RFC 9111
+	// §3.5); add the credential's identity to the key (key.headers or
+	// key.consumer) unless the responses are the same for everyone.
+	AllowAuthorization bool `yaml:"allow_authorization"`
+	// AllowSetCookie stores responses that set cookies. Default false.
+	AllowSetCookie bool `yaml:"allow_set_cookie"`
+	// TagHeaders are response headers listing an entry's purge tags.
+	// (Optional) Defaults to [Surrogate-Key, Cache-Tag].
+	TagHeaders []string `yaml:"tag_headers"`
+}
+
+// CacheKey adjusts the cache key of a route.
+type CacheKey struct {
+	// Headers are request headers added to the key.
+	Headers []string `yaml:"headers"`
+	// Cookies are request cookies added to the key (by name).
+	Cookies []string `yaml:"cookies"`
+	// Consumer adds the authenticated consumer to the key.
+	Consumer bool `yaml:"consumer"`
+	// IgnoreQuery lists query parameters left out of the key (e.g.
+	// utm_source); "*" leaves out the whole query.
+	IgnoreQuery []string `yaml:"ignore_query"`
 }
 
 // Match is a route's request predicate. Every listed condition must hold;

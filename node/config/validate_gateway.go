@@ -182,6 +182,38 @@ func (v *validator) route(r *Route, i int, ups map[string]*Upstream, defined []*
 	if r.Rewrite != "" {
 		v.rewrite(r, label)
 	}
+	if r.Cache != nil {
+		v.routeCache(r.Cache, label)
+	}
+}
+
+// routeCache checks a route's cache policy: cacheable methods and
+// statuses, header names, scope.
+func (v *validator) routeCache(c *RouteCache, label string) {
+	for i := range c.Methods {
+		m := &c.Methods[i]
+		if *m != "GET" && *m != "HEAD" {
+			v.errorf(v.at(m, &c.Methods, c), "%s: cache.methods entry %s is not cacheable here: use GET and/or HEAD", label, v.show(m, *m))
+		}
+	}
+	for i := range c.Statuses {
+		st := &c.Statuses[i]
+		if *st < 200 || *st > 599 {
+			v.errorf(v.at(st, &c.Statuses, c), "%s: cache.statuses entry %d is not a final HTTP status (200-599)", label, *st)
+		}
+	}
+	for _, list := range []struct {
+		name  string
+		items []string
+	}{{"vary", c.Vary}, {"key.headers", c.Key.Headers}, {"key.cookies", c.Key.Cookies}, {"tag_headers", c.TagHeaders}} {
+		for i := range list.items {
+			h := &list.items[i]
+			if !isToken(*h) {
+				v.errorf(v.at(h, c), "%s: cache.%s entry %s is not a valid header or cookie name", label, list.name, v.show(h, *h))
+			}
+		}
+	}
+	v.enum(&c.Scope, "RouteCache.Scope", label+": cache.scope", c.Scope)
 }
 
 // knownUpstreams completes a "not defined" message with a suggestion or
