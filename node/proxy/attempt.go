@@ -105,7 +105,7 @@ func (h *Handler) send(req *http.Request, orig *url.URL, t *target, probe, retry
 	} else {
 		x.armHeaderTimer()
 	}
-	t.inflight.Add(1)
+	u.begin(t)
 	resp, err := u.transportFor(out).RoundTrip(out)
 	if x.settle() && err == nil {
 		resp.Body.Close() // the timer fired as the headers arrived
@@ -118,7 +118,7 @@ func (h *Handler) send(req *http.Request, orig *url.URL, t *target, probe, retry
 	if err != nil {
 		err = classify(err, context.Cause(ctx))
 		cancel(context.Canceled)
-		t.inflight.Add(-1)
+		u.end(t)
 		u.judge(t, probe, 0, err, end)
 		err = fmt.Errorf("proxying to %s: %w", t.raw, err)
 		h.report(req, t, start, end, 0, err, retry)
@@ -259,7 +259,7 @@ func (x *exchange) Close() error {
 		return nil
 	}
 	err := x.body.Close()
-	x.t.inflight.Add(-1)
+	x.h.up.end(x.t)
 	x.cancel(context.Canceled)
 	return err
 }

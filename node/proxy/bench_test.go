@@ -85,6 +85,92 @@ func BenchmarkTargetDirect(b *testing.B) {
 	}
 }
 
+// BenchmarkProxyProtocols is BenchmarkProxy per upstream protocol, one
+// request at a time: the target answers 1KiB over loopback. allocs/op
+// counts the whole process (both ends of the upstream connection).
+func BenchmarkProxyProtocols(b *testing.B) {
+	for _, p := range benchProtocols {
+		b.Run(p.name, func(b *testing.B) {
+			h := benchProtocolUpstream(b, p.protocol, p.stack)
+			req, w := benchRequest(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				serveBench(b, h, w, req)
+			}
+		})
+	}
+}
+
+// BenchmarkProxyProtocolsParallel is BenchmarkProxyProtocols with
+// GOMAXPROCS concurrent requests: HTTP/2 and HTTP/3 multiplex them on one
+// connection, HTTP/1.1 opens one per request in flight.
+func BenchmarkProxyProtocolsParallel(b *testing.B) {
+	for _, p := range benchProtocols {
+		b.Run(p.name, func(b *testing.B) {
+			h := benchProtocolUpstream(b, p.protocol, p.stack)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, w := benchRequest(b)
+				for pb.Next() {
+					serveBench(b, h, w, req)
+				}
+			})
+		})
+	}
+}
+
+var benchProtocols = []struct {
+	name, protocol string
+	stack          stack
+}{
+	{"http1", "http1", plainH1},
+	{"http1-tls", "http1", tlsH1},
+	{"h2", "h2", tlsH2},
+	{"h2c", "h2c", plainH2C},
+	{"h3", "h3", quicH3},
+}
+
+// benchProtocolUpstream starts a target of stack answering 1KiB and a
+// Handler speaking protocol to it.
+func benchProtocolUpstream(b *testing.B, protocol string, s stack) *Handler {
+	body := bytes.Repeat([]byte("x"), 1024)
+	srv := startServer(b, s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(body)
+	}))
+	cfg := upstreamConfig(srv.url)
+	cfg.Protocol = protocol
+	up, err := NewUpstream(cfg, Options{TLSClientConfig: srv.tls})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { up.Close(context.Background()) })
+	h, err := NewHandler(route("pool"), up, HandlerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+func benchRequest(b *testing.B) (*http.Request, *benchWriter) {
+	ctx, cancel := context.WithCancel(context.Background()) // like a server's
+	b.Cleanup(cancel)
+	req := httptest.NewRequestWithContext(ctx, "GET", "http://gateway.example/bench?x=1", nil)
+	req.RemoteAddr = "192.0.2.10:40000"
+	req.Header.Set("User-Agent", "bench")
+	req.Header.Set("Accept", "*/*")
+	return req, &benchWriter{h: make(http.Header)}
+}
+
+func serveBench(b *testing.B, h *Handler, w *benchWriter, req *http.Request) {
+	clear(w.h)
+	w.code, w.n = 0, 0
+	h.ServeHTTP(w, req)
+	if w.code != 200 || w.n != 1024 {
+		b.Errorf("got %d with %d bytes", w.code, w.n)
+	}
+}
+
 func TestBufferPool_NoAllocs(t *testing.T) {
 	p := newBufferPool()
 	p.Put(p.Get())

@@ -5,6 +5,16 @@
 // tuned transport per pool, retries with a budget, and the reverse proxy
 // itself (Handler, one per route), built on httputil.ReverseProxy.
 //
+// An upstream speaks one protocol to its targets (config: protocol):
+// http1 (HTTP/1.1, or HTTP/2 when an https target offers it by ALPN), h2
+// (HTTP/2 over TLS, refusing a target that does not negotiate it), h2c
+// (cleartext HTTP/2) or h3 (HTTP/3 over QUIC, quic-go's http3.Transport).
+// WebSocket upgrades to an h2, h2c or h3 upstream go over HTTP/1.1 (TLS on
+// TCP for h2 and h3). Timeouts, retries, balancing, health and the
+// breaker work the same on each: the protocol is only the transport
+// under the retrier, and its errors are classified alike (a failed TCP
+// dial, TLS handshake of h2 or QUIC handshake is a connect error).
+//
 // It does not own routing, path rewriting templates, status codes or
 // logging of requests: the caller hands in the upstream path
 // (HandlerOptions.Path) and an ErrorHandler that maps the errors this
@@ -18,5 +28,6 @@
 // A timeout error never wraps context.Canceled, so the order of these
 // checks does not matter.
 //
-// It imports the standard library and node/config only.
+// It imports the standard library, node/config, golang.org/x/net's
+// httpguts and quic-go (for h3) only.
 package proxy

@@ -47,6 +47,15 @@ type connectError struct {
 func (e *connectError) Error() string { return "connecting to " + e.addr + ": " + e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
+// resetError is a connection closed or reset by the target before any
+// response, where the transport has no syscall error to say so (QUIC's
+// CONNECTION_CLOSE and stateless reset, HTTP/3's REQUEST_REJECTED): it
+// counts as a TCP reset does.
+type resetError struct{ err error }
+
+func (e *resetError) Error() string { return "connection closed by the target: " + e.err.Error() }
+func (e *resetError) Unwrap() error { return e.err }
+
 // classify turns what a transport returned for one attempt into the error
 // this package reports. cause is context.Cause of the attempt's context
 // (nil while it is live): when the attempt was cancelled, the cause says
@@ -78,7 +87,8 @@ func classify(err, cause error) error {
 // an idempotent request.
 func isConnectFailure(err error) bool {
 	var ce *connectError
-	if errors.As(err, &ce) {
+	var re *resetError
+	if errors.As(err, &ce) || errors.As(err, &re) {
 		return true
 	}
 	if errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled) {

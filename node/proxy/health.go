@@ -53,7 +53,9 @@ func (u *Upstream) Start() {
 
 // Close stops the health checks, waiting for them until ctx is done, and
 // closes idle connections. It is idempotent. Requests in flight are not
-// interrupted; their connections close when they finish.
+// interrupted; their connections close when they finish (for h3, the
+// QUIC connections and their UDP socket close when the last one ends; a
+// request started after that fails as a connect error).
 func (u *Upstream) Close(ctx context.Context) error {
 	u.mu.Lock()
 	u.closed = true
@@ -73,10 +75,17 @@ func (u *Upstream) Close(ctx context.Context) error {
 	}
 }
 
+// closeIdle closes the idle TCP connections, and the QUIC ones with
+// their socket once no try is in flight.
 func (u *Upstream) closeIdle() {
-	u.transport.CloseIdleConnections()
+	if u.transport != nil {
+		u.transport.CloseIdleConnections()
+	}
 	if u.upgrade != nil {
 		u.upgrade.CloseIdleConnections()
+	}
+	if u.h3 != nil {
+		u.h3.close()
 	}
 }
 
@@ -122,7 +131,7 @@ func (u *Upstream) probe(t *target) bool {
 		return false
 	}
 	req.Header.Set("User-Agent", "portico-health")
-	resp, err := u.transport.RoundTrip(req)
+	resp, err := u.roundTripper().RoundTrip(req)
 	if err != nil {
 		return false
 	}

@@ -32,16 +32,9 @@ type backend struct {
 
 func newBackend(t *testing.T, name string, fn http.HandlerFunc) *backend {
 	t.Helper()
-	return newBackendWith(t, name, fn, nil)
-}
-
-// newBackendWith is newBackend with a chance to configure the server
-// before it starts.
-func newBackendWith(t *testing.T, name string, fn http.HandlerFunc, setup func(*http.Server)) *backend {
-	t.Helper()
 	b := &backend{name: name}
 	b.set(fn)
-	b.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
 		w.Header().Set("X-Backend", b.name)
 		if fn := b.fn.Load(); fn != nil && *fn != nil {
@@ -50,10 +43,6 @@ func newBackendWith(t *testing.T, name string, fn http.HandlerFunc, setup func(*
 		}
 		io.WriteString(w, "ok "+b.name)
 	}))
-	if setup != nil {
-		setup(b.srv.Config)
-	}
-	b.srv.Start()
 	t.Cleanup(b.srv.Close)
 	return b
 }

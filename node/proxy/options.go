@@ -30,8 +30,11 @@ type Options struct {
 	// headers are believed (appended to, and used by ClientIP for
 	// balance: hash with hash_on client_ip). If empty, none is trusted.
 	TrustedProxies []netip.Prefix
-	// TLSClientConfig is used for https targets (cloned). If nil, the
-	// system roots and the target's host name are used.
+	// TLSClientConfig is used for https targets, by every protocol
+	// (cloned per connection; its NextProtos are replaced by what the
+	// protocol offers: h2 and http/1.1 for h2, h3 for h3). ServerName
+	// defaults to the target's host. If nil, the system roots are used.
+	// HTTP/3 needs TLS 1.3.
 	TLSClientConfig *tls.Config
 }
 

@@ -6,11 +6,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,20 +25,18 @@ func TestWebSocketEcho(t *testing.T) {
 	tests := []struct {
 		name     string
 		protocol string
+		stack    stack
 	}{
-		{"http1 upstream", "http1"},
-		{"h2c upstream upgrades over HTTP/1.1", "h2c"},
+		{"http1 upstream", "http1", plainH1},
+		{"h2c upstream upgrades over HTTP/1.1", "h2c", plainH2C},
+		{"h2 upstream upgrades over HTTP/1.1 and TLS", "h2", tlsH2},
+		{"h3 upstream upgrades over HTTP/1.1 and TLS on TCP", "h3", quicH3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h2c := func(s *http.Server) {
-				if tt.protocol == "h2c" {
-					s.Protocols = new(http.Protocols)
-					s.Protocols.SetHTTP1(true)
-					s.Protocols.SetUnencryptedHTTP2(true)
-				}
-			}
-			b := newBackendWith(t, "a", func(w http.ResponseWriter, r *http.Request) {
+			var upgradedOver atomic.Value // the protocol and TLS of the upgrade request
+			srv := startServer(t, tt.stack, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				upgradedOver.Store(fmt.Sprintf("%s tls=%v", r.Proto, r.TLS != nil))
 				c, err := websocket.Accept(w, r, nil)
 				if err != nil {
 					return
@@ -51,10 +51,10 @@ func TestWebSocketEcho(t *testing.T) {
 						return
 					}
 				}
-			}, h2c)
-			cfg := upstreamConfig(b.url())
+			}))
+			cfg := upstreamConfig(srv.url)
 			cfg.Protocol = tt.protocol
-			up := newTestUpstream(t, cfg, Options{})
+			up := newTestUpstream(t, cfg, Options{TLSClientConfig: srv.tls})
 			g := newGateway(t, route("pool"), up, HandlerOptions{})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -62,6 +62,9 @@ func TestWebSocketEcho(t *testing.T) {
 				&websocket.DialOptions{HTTPClient: g.client})
 			if err != nil {
 				t.Fatalf("dial through the proxy: %v (last error %v)", err, g.errs.last())
+			}
+			if got, want := upgradedOver.Load(), fmt.Sprintf("HTTP/1.1 tls=%v", srv.tls != nil); got != want {
+				t.Errorf("upgrade reached the target over %v, want %s", got, want)
 			}
 			for _, msg := range []string{"hello", "world"} {
 				if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
@@ -80,6 +83,83 @@ func TestWebSocketEcho(t *testing.T) {
 			}
 			c.Close(websocket.StatusNormalClosure, "")
 			waitFor(t, "in-flight to drop after close", func() bool { return up.Targets()[0].InFlight == 0 })
+		})
+	}
+}
+
+// TestRequestBodyStreams sends a body of unknown length (chunked) through
+// each protocol: the target gets its start before the client sends the
+// rest, and all of it intact.
+func TestRequestBodyStreams(t *testing.T) {
+	tests := []struct {
+		name, protocol string
+		stack          stack
+		major          int
+	}{
+		{"http1", "http1", plainH1, 1},
+		{"h2", "h2", tlsH2, 2},
+		{"h2c", "h2c", plainH2C, 2},
+		{"h3", "h3", quicH3, 3},
+	}
+	const size, part = 1 << 20, 64 << 10
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			firstPart := make(chan struct{}) // the target has the first part
+			var once sync.Once
+			srv := startServer(t, tt.stack, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h := sha256.New()
+				buf := make([]byte, part)
+				if _, err := io.ReadFull(r.Body, buf); err != nil {
+					t.Errorf("target reading: %v", err)
+					return
+				}
+				once.Do(func() { close(firstPart) })
+				h.Write(buf)
+				n, err := io.Copy(h, r.Body)
+				if err != nil {
+					t.Errorf("target reading: %v", err)
+				}
+				w.Header().Set("X-Length", strconv.FormatInt(n+part, 10))
+				w.Header().Set("X-Content-Length", strconv.FormatInt(r.ContentLength, 10))
+				w.Header().Set("X-Sha", hex.EncodeToString(h.Sum(nil)))
+				w.Header().Set("X-Proto-Major", strconv.Itoa(r.ProtoMajor))
+			}))
+			cfg := upstreamConfig(srv.url)
+			cfg.Protocol = tt.protocol
+			up := newTestUpstream(t, cfg, Options{TLSClientConfig: srv.tls})
+			g := newGateway(t, route("pool"), up, HandlerOptions{})
+
+			pr, pw := io.Pipe()
+			want := sha256.New()
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				src := io.TeeReader(io.LimitReader(&pattern{}, size), want)
+				io.CopyN(pw, src, part)
+				select { // the rest only once the target has the start
+				case <-firstPart:
+				case <-t.Context().Done():
+					pw.CloseWithError(t.Context().Err())
+					return
+				}
+				io.Copy(pw, src)
+				pw.Close()
+			}()
+			req, _ := http.NewRequest("POST", g.srv.URL+"/upload", pr)
+			resp, err := g.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			<-sent
+			for h, v := range map[string]string{
+				"X-Length": strconv.Itoa(size), "X-Content-Length": "-1",
+				"X-Sha": hex.EncodeToString(want.Sum(nil)), "X-Proto-Major": strconv.Itoa(tt.major),
+			} {
+				if got := resp.Header.Get(h); got != v {
+					t.Errorf("%s = %q, want %q (status %d, last error %v)", h, got, v, resp.StatusCode, g.errs.last())
+				}
+			}
 		})
 	}
 }
@@ -214,51 +294,6 @@ func patternAt(n int) byte {
 	p := &pattern{}
 	io.CopyN(io.Discard, p, int64(n))
 	return p.i
-}
-
-func TestProtocols(t *testing.T) {
-	tests := []struct {
-		name      string
-		protocol  string
-		tls       bool
-		wantMajor int
-	}{
-		{"http1", "http1", false, 1},
-		{"h2c", "h2c", false, 2},
-		{"https negotiates h2", "http1", true, 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("X-Proto", r.Proto)
-			}))
-			srv.Config.Protocols = new(http.Protocols)
-			srv.Config.Protocols.SetHTTP1(true)
-			srv.Config.Protocols.SetUnencryptedHTTP2(true)
-			var o Options
-			if tt.tls {
-				srv.EnableHTTP2 = true
-				srv.StartTLS()
-				o.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
-			} else {
-				srv.Start()
-			}
-			t.Cleanup(srv.Close)
-			cfg := upstreamConfig(srv.URL)
-			cfg.Protocol = tt.protocol
-			up := newTestUpstream(t, cfg, o)
-			g := newGateway(t, route("pool"), up, HandlerOptions{})
-			resp, err := g.client.Get(g.srv.URL + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			want := map[int]string{1: "HTTP/1.1", 2: "HTTP/2.0"}[tt.wantMajor]
-			if got := resp.Header.Get("X-Proto"); got != want {
-				t.Errorf("target spoke %q, want %q (last error %v)", got, want, g.errs.last())
-			}
-		})
-	}
 }
 
 func TestNewUpstream_Errors(t *testing.T) {

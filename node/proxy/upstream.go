@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -37,9 +38,11 @@ type Upstream struct {
 	rr        roundRobin
 	lc        leastConn
 	sw        smoothWeighted
+	protocol  protocol
 	dialer    *dialer
-	transport *http.Transport
-	upgrade   *http.Transport // HTTP/1.1 for upgrades when protocol is h2c, else nil
+	transport *http.Transport // TCP: http1, h2, h2c; nil for h3
+	h3        *h3Transport    // QUIC: h3; else nil
+	upgrade   *http.Transport // HTTP/1.1 for upgrades when protocol is h2, h2c or h3, else nil
 	timeouts  config.Timeouts // the upstream's, with defaults
 	retry     retryPolicy
 	budget    *retryBudget // nil when retries are off
@@ -69,6 +72,9 @@ func NewUpstream(cfg config.Upstream, o Options) (*Upstream, error) {
 		if u.hashOn, err = parseHashOn(cfg.HashOn); err != nil {
 			return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
 		}
+	}
+	if u.protocol, err = parseProtocol(cfg.Protocol); err != nil {
+		return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
 	}
 	if u.retry, err = newRetryPolicy(cfg.Retries); err != nil {
 		return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
@@ -101,6 +107,9 @@ func (u *Upstream) buildTargets(cfg config.Upstream) error {
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return fmt.Errorf("target %q: want http://host:port or https://host:port", tc.URL)
 		}
+		if u.protocol.needsTLS() && p.Scheme != "https" {
+			return fmt.Errorf("target %q: protocol %s needs TLS: use https:// or protocol http1", tc.URL, u.protocol)
+		}
 		w := int64(1)
 		if tc.Weight != nil {
 			w = int64(*tc.Weight)
@@ -119,12 +128,15 @@ func (u *Upstream) buildTargets(cfg config.Upstream) error {
 	return nil
 }
 
+// buildTransports builds the transports of u.protocol: one TCP transport
+// (http1, h2, h2c) or the QUIC one (h3), plus an HTTP/1.1 one for
+// upgrades when the protocol has no Upgrade (h2, h2c, h3).
 func (u *Upstream) buildTransports(cfg config.Upstream) {
 	tc := transportConfig{
 		connect:      u.timeouts.Connect.D(),
 		maxIdle:      cfg.MaxIdleConnsPerTarget,
 		maxConns:     cfg.MaxConnsPerTarget,
-		h2c:          cfg.Protocol == "h2c",
+		protocol:     u.protocol,
 		tlsConfig:    u.opts.TLSClientConfig,
 		sharedDialer: &dialer{connect: u.timeouts.Connect.D()},
 	}
@@ -133,12 +145,33 @@ func (u *Upstream) buildTransports(cfg config.Upstream) {
 	if tc.maxIdle <= 0 {
 		tc.maxIdle = defaultMaxIdle
 	}
-	u.transport = newTransport(tc)
-	if tc.h2c {
-		// HTTP/2 has no Upgrade; WebSockets to an h2c upstream use HTTP/1.1.
+	switch u.protocol {
+	case protoH3:
+		u.h3 = newH3Transport(tc.connect, tc.tlsConfig)
+	case protoH2:
+		tc.sharedDialer.h2TLS = h2TLSConfig(tc.tlsConfig)
+		fallthrough
+	default:
+		u.transport = newTransport(tc)
+	}
+	if u.protocol != protoHTTP1 {
+		// HTTP/2 and HTTP/3 have no Upgrade; WebSockets use HTTP/1.1 (over
+		// TLS on TCP for h2 and h3, to the same host and port).
 		tc.forceHTTP1 = true
 		u.upgrade = newTransport(tc)
 	}
+}
+
+// h2TLSConfig is the TLS config of protocol h2's handshakes: base (nil:
+// system roots) offering h2, and http/1.1 so that a target without HTTP/2
+// completes the handshake and can be told apart from a broken one.
+func h2TLSConfig(base *tls.Config) *tls.Config {
+	c := &tls.Config{}
+	if base != nil {
+		c = base.Clone()
+	}
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return c
 }
 
 // inheritTimeouts fills the zero fields of t from parent.
@@ -208,11 +241,34 @@ func (u *Upstream) choose(r *http.Request, ps *pickState) *target {
 }
 
 // transportFor returns the transport for one outbound request.
-func (u *Upstream) transportFor(r *http.Request) *http.Transport {
+func (u *Upstream) transportFor(r *http.Request) http.RoundTripper {
 	if u.upgrade != nil && r.Header.Get("Upgrade") != "" {
 		return u.upgrade
 	}
+	return u.roundTripper()
+}
+
+// roundTripper is the transport of u's protocol.
+func (u *Upstream) roundTripper() http.RoundTripper {
+	if u.h3 != nil {
+		return u.h3
+	}
 	return u.transport
+}
+
+// begin counts a try on t in flight, until end.
+func (u *Upstream) begin(t *target) {
+	t.inflight.Add(1)
+	if u.h3 != nil {
+		u.h3.begin()
+	}
+}
+
+func (u *Upstream) end(t *target) {
+	t.inflight.Add(-1)
+	if u.h3 != nil {
+		u.h3.end()
+	}
 }
 
 // TargetStatus is a snapshot of one target's state.
