@@ -333,7 +333,7 @@ func TestMeasureIdle_Interrupted(t *testing.T) {
 
 // clusterReport is a report of a cluster scenario as a run writes it.
 func clusterReport() *Report {
-	sc := Scenarios(Options{ClusterWrites: 20, ClusterIdle: 2 * time.Second})[2]
+	sc := scenarioNamed(Scenarios(Options{ClusterWrites: 20, ClusterIdle: 2 * time.Second}), "cluster")
 	yes, no := true, false
 	return &Report{
 		Settings: Settings{DurationS: 10},

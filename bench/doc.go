@@ -3,9 +3,13 @@
 // (nginx, HAProxy) as separate processes on loopback, drives them with a
 // closed-loop or open-loop load generator, samples their CPU time from /proc
 // and portico's allocation counter from its /metrics, and writes a table,
-// bench-results.json and bench-report.md. Its cluster scenario starts a
-// 5-node portico cluster instead and times config writes until applied on
-// every node, failure detection of a killed node, and idle CPU and memory.
+// bench-results.json and bench-report.md. Its protocols scenario loads a
+// TLS portico and Caddy over HTTP/1.1, HTTP/2 and HTTP/3; its wan scenario
+// times new connections through an emulated WAN (a user-space netem
+// between two TUN devices, the clients in a network namespace of their
+// own). Its cluster scenario starts a 5-node portico cluster instead and
+// times config writes until applied on every node, failure detection of a
+// killed node, and idle CPU and memory.
 //
 // It owns load generation (ClosedLoop, OpenLoop), process orchestration and
 // CPU pinning, the scenario list (Scenarios) and the report writers. It does
@@ -15,5 +19,6 @@
 // point of `portico bench`.
 //
 // Everything it starts is a child process that is killed when the run ends,
-// and every request it sends goes to a loopback address.
+// and every request it sends goes to an address of this machine: loopback,
+// or the wan scenario's emulated gateway address.
 package bench

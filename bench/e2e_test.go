@@ -46,14 +46,15 @@ func running(bin string) []string {
 	return found
 }
 
-// runMain runs Main for a short passthrough and latency run without peers
-// and returns the decoded results.
-func runMain(t *testing.T, bin string, scenarios string) *Report {
+// runMain runs Main for a short run of the scenarios without peers, with
+// more flags if given, and returns the decoded results.
+func runMain(t *testing.T, bin string, scenarios string, more ...string) *Report {
 	t.Helper()
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	args := []string{"--binary", bin, "--duration", "1s", "--warmup", "200ms", "--peers", "none",
 		"--scenarios", scenarios, "--connections", "8", "--rate", "200", "--out", out}
+	args = append(args, more...)
 	if code := Main(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("Main = %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -165,5 +166,54 @@ func TestRun_InterruptStopsEverything(t *testing.T) {
 	}
 	if left := running(bin); len(left) > 0 {
 		t.Errorf("processes left after the interrupt: %v", left)
+	}
+}
+
+// TestEndToEnd_EdgeScenarios_Standin runs the protocols and wan scenarios
+// through Main against the stand-in (TLS, HTTP/2, HTTP/3 with 0-RTT),
+// without Caddy: the wiring, not the figures.
+func TestEndToEnd_EdgeScenarios_Standin(t *testing.T) {
+	bin := buildStandin(t)
+	rep := runMain(t, bin, "protocols,wan", "--duration", "300ms", "--warmup", "100ms", "--wan-conns", "2")
+	if len(rep.Scenarios) != 2 {
+		t.Fatalf("%d scenarios, want protocols and wan", len(rep.Scenarios))
+	}
+	protocols, wan := rep.Scenarios[0], rep.Scenarios[1]
+	var got []string
+	for _, r := range protocols.Rows {
+		got = append(got, r.Target+" "+r.Protocol)
+		if r.Skipped != "" || r.OK == 0 || r.OK != r.Requests || r.ProxyCPUUSPerReq == nil {
+			t.Errorf("protocols/%s %s = %+v, want measured, all 2xx, with proxy cpu", r.Target, r.Protocol, r)
+		}
+	}
+	if strings.Join(got, ",") != "portico h1,portico h2,portico h3" {
+		t.Errorf("protocols rows = %v, want portico over h1, h2, h3 (no caddy with --peers none)", got)
+	}
+	if len(protocols.Ratios) != 1 || protocols.Ratios[0].Value == nil || protocols.Ratios[0].Goal == "" {
+		t.Errorf("protocols ratios = %+v, want h3 ÷ h2 with a value and a goal", protocols.Ratios)
+	}
+	wantEmulation := emulationUser
+	if os.Geteuid() == 0 {
+		if _, err := os.Stat("/dev/net/tun"); err == nil {
+			wantEmulation = emulationTUN
+		}
+	}
+	got = nil
+	for _, r := range wan.Rows {
+		got = append(got, r.Measure+" "+r.Protocol)
+		if r.Skipped != "" || r.OK == 0 || r.P50US <= 0 || r.Emulation != wantEmulation {
+			t.Errorf("wan/%s %s = %+v, want measured with emulation %s", r.Measure, r.Protocol, r, wantEmulation)
+		}
+		// Whatever the losses, 0-RTT must have been accepted at least once.
+		if r.Protocol == wanEarly && (r.Used0RTT == nil || *r.Used0RTT == 0) {
+			t.Errorf("wan/%s %s used 0-RTT %v times, want some", r.Measure, r.Protocol, r.Used0RTT)
+		}
+	}
+	want := measureTTFB + " h2," + measureTTFB + " h3," + measureTTFB + " h3-0rtt," + measureSeries + " h2," + measureSeries + " h3"
+	if strings.Join(got, ",") != want {
+		t.Errorf("wan rows = %v, want %s", got, want)
+	}
+	if len(wan.Ratios) != 5 {
+		t.Errorf("wan ratios = %+v, want 5", wan.Ratios)
 	}
 }

@@ -25,22 +25,28 @@ func TestParseFlags(t *testing.T) {
 			name: "defaults",
 			check: func(o Options, out string) bool {
 				return o.Binary == self && o.Duration == 10*time.Second && o.Warmup == time.Second && out == "." &&
-					slices.Equal(o.Peers, []string{"nginx", "haproxy"}) && slices.Equal(o.Scenarios, []string{"passthrough", "latency", "cluster"}) &&
-					o.Connections == 64 && o.Rate == 2000 && o.ClusterWrites == 200 && o.ClusterIdle == 10*time.Second && !o.NoInstall && !o.NoPin
+					slices.Equal(o.Peers, []string{"nginx", "haproxy", "caddy"}) &&
+					slices.Equal(o.Scenarios, []string{"passthrough", "latency", "protocols", "wan", "cluster"}) &&
+					o.Connections == 64 && o.Rate == 2000 && o.ClusterWrites == 200 && o.ClusterIdle == 10*time.Second &&
+					o.WANConns == 100 && !o.NoInstall && !o.NoPin
 			},
 		},
 		{
 			name: "everything set",
 			args: []string{"--binary", self, "--duration", "2s", "--warmup", "0", "--scenarios", "latency", "--out", "/tmp/b",
 				"--peers", "none", "--no-install", "--no-pin", "--connections", "8", "--rate", "100",
-				"--cluster-writes", "20", "--cluster-idle", "2s"},
+				"--cluster-writes", "20", "--cluster-idle", "2s", "--wan-conns", "7"},
 			check: func(o Options, out string) bool {
 				return o.Duration == 2*time.Second && o.Warmup < 0 && out == "/tmp/b" && o.Peers != nil && len(o.Peers) == 0 &&
 					slices.Equal(o.Scenarios, []string{"latency"}) && o.NoInstall && o.NoPin && o.Connections == 8 && o.Rate == 100 &&
-					o.ClusterWrites == 20 && o.ClusterIdle == 2*time.Second
+					o.ClusterWrites == 20 && o.ClusterIdle == 2*time.Second && o.WANConns == 7
 			},
 		},
 		{name: "one peer", args: []string{"--peers", "haproxy"}, check: func(o Options, _ string) bool { return slices.Equal(o.Peers, []string{"haproxy"}) }},
+		{name: "caddy alone", args: []string{"--peers", "caddy", "--scenarios", "protocols"}, check: func(o Options, _ string) bool {
+			return slices.Equal(o.Peers, []string{"caddy"}) && slices.Equal(o.Scenarios, []string{"protocols"})
+		}},
+		{name: "bad wan conns", args: []string{"--wan-conns", "0"}, wantErr: "must be positive"},
 		{name: "unknown scenario", args: []string{"--scenarios", "passthrough,cache9"}, wantErr: `unknown scenario "cache9"`},
 		{name: "unknown peer", args: []string{"--peers", "envoy"}, wantErr: `unknown peer "envoy"`},
 		{name: "missing binary", args: []string{"--binary", "/nonexistent/portico"}, wantErr: "portico binary"},

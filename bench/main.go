@@ -76,15 +76,18 @@ func parseFlags(args []string, stderr io.Writer) (Options, string, error) {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each measured phase (0 for none)")
 	fs.StringVar(&scenarios, "scenarios", scenarioNames(Scenarios(Options{})), "comma-separated scenarios to run")
 	fs.StringVar(&out, "out", ".", "directory for "+ResultsFile+" and "+ReportFile)
-	fs.StringVar(&peerList, "peers", "nginx,haproxy", `peers to compare with (comma list), or "none"`)
-	fs.BoolVar(&o.NoInstall, "no-install", false, "do not apt-get install missing peers (they are skipped)")
+	fs.StringVar(&peerList, "peers", strings.Join(defaultPeers(), ","), `peers to compare with (comma list), or "none"`)
+	fs.BoolVar(&o.NoInstall, "no-install", false, "do not apt-get install missing peers nor build Caddy (they are skipped)")
 	fs.BoolVar(&o.NoPin, "no-pin", false, "do not pin the load generator and the processes under test to CPUs")
 	fs.IntVar(&o.Connections, "connections", defaultConnections, "connections of the closed-loop scenarios")
 	fs.IntVar(&o.Rate, "rate", defaultRate, "requests per second of the open-loop scenarios")
 	fs.IntVar(&o.ClusterWrites, "cluster-writes", defaultClusterWrites, "config writes the cluster scenario times")
 	fs.DurationVar(&o.ClusterIdle, "cluster-idle", defaultClusterIdle, "how long the cluster scenario samples its idle nodes")
+	fs.IntVar(&o.WANConns, "wan-conns", defaultWANConns, "new connections per TTFB measure of the wan scenario")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: portico bench [flags]\n\nBenchmarks portico against a direct baseline, nginx and HAProxy on loopback,\nand a 5-node portico cluster (scenario cluster).\n\n")
+		fmt.Fprintf(fs.Output(), "usage: portico bench [flags]\n\nBenchmarks portico against a direct baseline, nginx and HAProxy on loopback,\n"+
+			"h1/h2/h3 over TLS against Caddy (scenario protocols), new connections through\n"+
+			"an emulated WAN (scenario wan), and a 5-node portico cluster (scenario cluster).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -93,8 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (Options, string, error) {
 	if fs.NArg() > 0 {
 		return o, "", fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if o.Duration <= 0 || o.Warmup < 0 || o.Connections <= 0 || o.Rate <= 0 || o.ClusterWrites <= 0 || o.ClusterIdle <= 0 {
-		return o, "", errors.New("--duration, --connections, --rate, --cluster-writes and --cluster-idle must be positive, --warmup not negative")
+	if o.Duration <= 0 || o.Warmup < 0 || o.Connections <= 0 || o.Rate <= 0 || o.ClusterWrites <= 0 || o.ClusterIdle <= 0 || o.WANConns <= 0 {
+		return o, "", errors.New("--duration, --connections, --rate, --cluster-writes, --cluster-idle and --wan-conns must be positive, --warmup not negative")
 	}
 	if o.Warmup == 0 {
 		o.Warmup = -1 // Options: zero means the default, negative means none

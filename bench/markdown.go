@@ -15,7 +15,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Portico benchmark\n\n")
 	fmt.Fprintf(bw, "Run %s", rep.Started.Format("2006-01-02 15:04 MST"))
-	if hasLoad(rep) {
+	if hasLoad(rep) || hasLoop(rep, LoopProtocols) {
 		fmt.Fprintf(bw, ", %s measured per target", seconds(rep.Settings.DurationS))
 	}
 	fmt.Fprint(bw, ".")
@@ -66,6 +66,12 @@ func writeMarkdownScenario(w io.Writer, sr ScenarioReport) {
 	for _, n := range notes {
 		fmt.Fprintf(w, "- note: %s\n", mdEscape(oneLine(n)))
 	}
+	if len(sr.Ratios) > 0 {
+		fmt.Fprintf(w, "\nRatios:\n\n")
+	}
+	for _, r := range sr.Ratios {
+		fmt.Fprintf(w, "- %s\n", mdEscape(ratioLine(r)))
+	}
 }
 
 func writeMarkdownMethod(w io.Writer, rep *Report) {
@@ -75,17 +81,27 @@ func writeMarkdownMethod(w io.Writer, rep *Report) {
 		writeMarkdownLoadMethod(w, s)
 	}
 	for _, sr := range rep.Scenarios {
-		if sr.Loop == LoopCluster {
+		switch sr.Loop {
+		case LoopCluster:
 			writeMarkdownClusterMethod(w, sr.Scenario)
+		case LoopProtocols:
+			writeMarkdownProtocolsMethod(w, sr.Scenario, s)
+		case LoopWAN:
+			writeMarkdownWANMethod(w, sr.Scenario)
 		}
 	}
 	fmt.Fprintf(w, "- Pinning: %s.\n", rep.Environment.Pinning.Note)
 }
 
-// hasLoad reports whether the report has a scenario that loads targets
-// (not only cluster scenarios).
+// hasLoad reports whether the report has a scenario that loads the
+// testbed's plain HTTP targets (closed or open loop).
 func hasLoad(rep *Report) bool {
-	return slices.ContainsFunc(rep.Scenarios, func(sr ScenarioReport) bool { return sr.Loop != LoopCluster })
+	return hasLoop(rep, LoopClosed) || hasLoop(rep, LoopOpen)
+}
+
+// hasLoop reports whether the report has a scenario of that loop.
+func hasLoop(rep *Report, loop Loop) bool {
+	return slices.ContainsFunc(rep.Scenarios, func(sr ScenarioReport) bool { return sr.Loop == loop })
 }
 
 // writeMarkdownLoadMethod says how the load scenarios' figures were taken.
@@ -169,4 +185,51 @@ func capitalize(s string) string {
 // mdEscape keeps a cell's text from breaking the table.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// writeMarkdownProtocolsMethod says how the protocols scenario's figures
+// were taken.
+func writeMarkdownProtocolsMethod(w io.Writer, sc Scenario, s Settings) {
+	h1, _ := edgeShape(ProtoH1, sc.Connections)
+	conns, streams := edgeShape(ProtoH2, sc.Connections)
+	fmt.Fprintf(w, "- Protocols (`%s`): a `portico serve` with no cleartext listener and one TLS listener on "+
+		"127.0.0.1 (TCP for HTTP/1.1 and HTTP/2 by ALPN, UDP for HTTP/3, same port), and Caddy %s "+
+		"(JSON config: admin off, logs at ERROR, automatic HTTPS off, protocols h1 h2 h3, one `reverse_proxy` "+
+		"route with `keep_alive` pools of %d), both loading the same throwaway certificate (ECDSA P-256 leaf "+
+		"for localhost, 127.0.0.1 and ::1, signed by a CA made for the run) and proxying over HTTP/1.1 "+
+		"keep-alive to the same backend. Both get HTTP/3 from quic-go.\n",
+		sc.Name, caddyVersion, peerPoolSize)
+	fmt.Fprintf(w, "- Load: a closed loop in this process, %d requests in flight for every protocol: HTTP/1.1 "+
+		"over TLS on %d connections (one request each), HTTP/2 and HTTP/3 on %d connections × %d concurrent "+
+		"streams (Go's net/http client connections and quic-go's http3 client, one UDP socket per connection). "+
+		"A connection that fails is dialled again. Each target and protocol gets %s of warm-up on the "+
+		"connections the measured %s then uses; CPU per request as above (the proxy's process tree).\n",
+		sc.Connections, h1, conns, streams, seconds(s.WarmupS), seconds(s.DurationS))
+	fmt.Fprintf(w, "- Goals (issue 4): portico's CPU per request over h3 ≤ %g × over h2; portico's ≤ %g × "+
+		"Caddy's for each protocol.\n", goalH3OverH2CPU, goalPorticoOverCaddy)
+}
+
+// writeMarkdownWANMethod says how the wan scenario's figures were taken.
+func writeMarkdownWANMethod(w io.Writer, sc Scenario) {
+	wn := sc.WAN
+	fmt.Fprintf(w, "- WAN (`%s`): %gms round trip (%gms each way) and %g%% of packets dropped in each direction, "+
+		"drawn per packet from PCG seeded with %#x (per direction). Emulation `%s`: the clients run in a "+
+		"network namespace of their own whose route to the gateway is a TUN device read by this process, "+
+		"which holds each packet half the RTT (or drops it) and writes it to a second TUN device in the "+
+		"gateway's namespace, and back; so the kernel's real TCP and QUIC's recovery see the loss. "+
+		"Emulation `%s` (without root or /dev/net/tun): the same delays and losses applied in the client's "+
+		"UDP socket, and for TCP the handshake RTT charged at dial (plus 1s per lost SYN or SYN-ACK) and every "+
+		"chunk held RTT/2, with a lost segment stalling its chunk and all behind it by %v.\n",
+		sc.Name, wn.RTTMS, wn.RTTMS/2, wn.LossPct, wanSeed, emulationTUN, emulationUser, tcpMinRTO)
+	fmt.Fprintf(w, "- TTFB: %d new connections per protocol one after the other (bounded at %gs), each timed "+
+		"from the start of its dial to its response headers, after one unmeasured connection that gets a "+
+		"session ticket. `h2`: HTTP/2 over TLS 1.3, the session resumed (which saves no round trip without "+
+		"early data). `h3`: HTTP/3, resumed, the request sent once the handshake is done. `h3-0rtt`: HTTP/3, "+
+		"resumed, the GET sent in 0-RTT (`http3.MethodGet0RTT`); the `0-RTT` column counts the connections "+
+		"whose server accepted it (quic-go's `Used0RTT`); a refused 0-RTT is retried at once on the completed "+
+		"connection and timed as such.\n", wn.NewConns, wn.BoundS)
+	fmt.Fprintf(w, "- Series: %d connection(s), each sending %d GETs one after the other, each timed from "+
+		"sending to its last body byte (the dial is not timed).\n", wn.SeriesConns, wn.SeriesRequests)
+	fmt.Fprintf(w, "- Goals (issue 4): TTFB p50 of h3 ≤ %g × h2's, of h3-0rtt ≤ %g × h2's; the p99 ratios "+
+		"are for information.\n", goalWANH3, goalWANEarly)
 }

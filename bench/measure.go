@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,8 +20,13 @@ type Row struct {
 	// row is about, or "cluster".
 	Target string `json:"target"`
 	// Measure says what a cluster scenario's row measures, e.g.
-	// "write → applied on every node" or "idle"; empty elsewhere.
+	// "write → applied on every node" or "idle", or a wan scenario's
+	// ("ttfb, new connection" or "20 requests, one connection"); empty
+	// elsewhere.
 	Measure string `json:"measure,omitempty"`
+	// Protocol is the client's protocol in the edge scenarios: "h1" (over
+	// TLS), "h2", "h3", or "h3-0rtt" (HTTP/3 with the request in 0-RTT).
+	Protocol string `json:"protocol,omitempty"`
 	// Skipped says why the target has no figures.
 	Skipped string `json:"skipped,omitempty"`
 	// Requests is the number of completed requests in the measured phase.
@@ -69,6 +75,15 @@ type Row struct {
 	// and GoalMet whether it was met (cluster scenario).
 	Goal    string `json:"goal,omitempty"`
 	GoalMet *bool  `json:"goal_met,omitempty"`
+	// Resumed counts the connections that resumed a TLS session, and
+	// Used0RTT those whose request was sent and accepted in 0-RTT, out of
+	// Requests (wan scenario, new connections).
+	Resumed  *int64 `json:"resumed,omitempty"`
+	Used0RTT *int64 `json:"used_0rtt,omitempty"`
+	// Emulation says how the wan scenario emulated its network: "tun"
+	// (kernel stacks through a user-space netem) or "user-space" (delays
+	// and losses modelled in the client's sockets).
+	Emulation string `json:"emulation,omitempty"`
 	// Notes lists figures that could not be taken, and why, and how a
 	// cluster figure was taken.
 	Notes []string `json:"notes,omitempty"`
@@ -125,14 +140,21 @@ func (ph phase) measure(ctx context.Context, sc Scenario, t *target) Row {
 		return row
 	}
 	url := t.url + sc.Path
-	label := sc.Name + "/" + t.name
 	// One pool for the warm-up and the phase: the phase starts on the
 	// connections the warm-up opened, and closes them when done.
 	tr := sc.transport()
 	defer tr.CloseIdleConnections()
+	return ph.measureLoad(ctx, sc.Name+"/"+t.name, t, row, func(d time.Duration, done *atomic.Int64) loader {
+		return sc.load(url, d, done, tr)
+	})
+}
+
+// measureLoad fills row from a warm-up and a measured phase of the loads
+// newLoad makes, the measured one between two counter snapshots of t.
+func (ph phase) measureLoad(ctx context.Context, label string, t *target, row Row, newLoad func(time.Duration, *atomic.Int64) loader) Row {
 	if ph.warmup > 0 {
 		done := ph.progress.start(label+" warm-up", ph.warmup)
-		_, err := sc.load(url, ph.warmup, done, tr).Run(ctx)
+		_, err := newLoad(ph.warmup, done).Run(ctx)
 		ph.progress.stop()
 		if err != nil {
 			row.Skipped = skipReason(ctx, "warm-up", err)
@@ -141,7 +163,7 @@ func (ph phase) measure(ctx context.Context, sc Scenario, t *target) Row {
 	}
 	before := ph.snapshot(ctx, t)
 	done := ph.progress.start(label, ph.duration)
-	res, err := sc.load(url, ph.duration, done, tr).Run(ctx)
+	res, err := newLoad(ph.duration, done).Run(ctx)
 	ph.progress.stop()
 	if err != nil {
 		row.Skipped = skipReason(ctx, "measured phase", err)

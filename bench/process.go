@@ -35,6 +35,8 @@ type procSpec struct {
 	// then pinned after it started, thread by thread (best effort: a thread
 	// born in between keeps the old mask).
 	taskset string
+	// env is added to our environment for the child ("KEY=value").
+	env []string
 }
 
 // process is one child of a run: in its own process group (so the group
@@ -61,6 +63,9 @@ func startProcess(spec procSpec) (*process, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = spec.dir
+	if len(spec.env) > 0 {
+		cmd.Env = append(os.Environ(), spec.env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -57,10 +57,72 @@ func newSettings(o Options) Settings {
 	}
 }
 
-// ScenarioReport is one scenario and its rows, one per target.
+// ScenarioReport is one scenario and its rows, one per target (per
+// target and protocol in the edge scenarios).
 type ScenarioReport struct {
 	Scenario
 	Rows []Row `json:"rows"`
+	// Ratios are figures derived from two rows, each against its goal
+	// (edge scenarios).
+	Ratios []Ratio `json:"ratios,omitempty"`
+}
+
+// Ratio is one figure divided by another of the same scenario, e.g.
+// portico's CPU per request over HTTP/3 over the same over HTTP/2.
+type Ratio struct {
+	// Name says what is divided by what.
+	Name string `json:"name"`
+	// Value is the quotient; nil when a figure is missing (Note says which).
+	Value *float64 `json:"value,omitempty"`
+	// Goal is the bound the issue sets, e.g. "≤ 1.2", and GoalMet whether
+	// Value is within it; both empty when there is none.
+	Goal    string `json:"goal,omitempty"`
+	GoalMet *bool  `json:"goal_met,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+// newRatio divides num by den, held against "≤ limit" when limit > 0.
+func newRatio(name string, num, den *float64, limit float64) Ratio {
+	r := Ratio{Name: name}
+	if limit > 0 {
+		r.Goal = fmt.Sprintf("≤ %g", limit)
+	}
+	switch {
+	case num == nil || den == nil:
+		r.Note = "a figure is missing (target skipped or not measured)"
+		return r
+	case *den <= 0:
+		r.Note = "divisor is zero"
+		return r
+	}
+	v := *num / *den
+	r.Value = &v
+	if limit > 0 {
+		met := v <= limit
+		r.GoalMet = &met
+	}
+	return r
+}
+
+// ratioLine is "portico h3 ÷ h2, proxy cpu µs/req: 1.07 (goal ≤ 1.2: met)".
+func ratioLine(r Ratio) string {
+	v := "-"
+	if r.Value != nil {
+		v = fmt.Sprintf("%.2f", *r.Value)
+	}
+	s := r.Name + ": " + v
+	switch {
+	case r.GoalMet != nil && *r.GoalMet:
+		s += " (goal " + r.Goal + ": met)"
+	case r.GoalMet != nil:
+		s += " (goal " + r.Goal + ": MISSED)"
+	case r.Goal != "":
+		s += " (goal " + r.Goal + ")"
+	}
+	if r.Note != "" {
+		s += " — " + r.Note
+	}
+	return s
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -85,8 +147,33 @@ type column struct {
 func columns(loop Loop) []column {
 	errs := column{"errors", func(r Row) string { return errorSummary(r.Errors) }}
 	proxyCPU := column{"proxy cpu µs/req", func(r Row) string { return fmtOpt(r.ProxyCPUUSPerReq, 1) }}
-	if loop == LoopCluster {
+	switch loop {
+	case LoopCluster:
 		return append(clusterColumns(), errs)
+	case LoopProtocols:
+		return []column{
+			{"protocol", func(r Row) string { return r.Protocol }},
+			{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+			proxyCPU,
+			{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
+			{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
+			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			errs,
+		}
+	case LoopWAN:
+		return []column{
+			{"target", func(r Row) string { return r.Target }},
+			{"protocol", func(r Row) string { return r.Protocol }},
+			{"samples", func(r Row) string { return groupDigits(r.Requests) }},
+			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+			{"p90", func(r Row) string { return fmtUS(r.P90US) }},
+			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			{"resumed", func(r Row) string { return fmtCount(r.Resumed) }},
+			{"0-RTT", func(r Row) string { return fmtCount(r.Used0RTT) }},
+			errs,
+			{"emulation", func(r Row) string { return r.Emulation }},
+		}
 	}
 	if loop == LoopOpen {
 		return []column{
@@ -166,6 +253,13 @@ func fmtOpt(v *float64, decimals int) string {
 	return fmt.Sprintf("%.*f", decimals, *v)
 }
 
+func fmtCount(v *int64) string {
+	if v == nil {
+		return "-"
+	}
+	return groupDigits(*v)
+}
+
 func fmtAdded(v *float64) string {
 	if v == nil {
 		return "-"
@@ -215,8 +309,18 @@ func scenarioTitle(sc Scenario) string {
 			sc.Name, sc.Nodes, sc.Voters, sc.Writes, sc.IdleS)
 	}
 	load := fmt.Sprintf("closed loop, %d connections", sc.Connections)
-	if sc.Loop == LoopOpen {
+	switch sc.Loop {
+	case LoopOpen:
 		load = fmt.Sprintf("open loop, %d req/s", sc.Rate)
+	case LoopProtocols:
+		h1, _ := edgeShape(ProtoH1, sc.Connections)
+		conns, streams := edgeShape(ProtoH2, sc.Connections)
+		load = fmt.Sprintf("over TLS, closed loop, %d requests in flight (h1: %d connections; h2, h3: %d connections × %d streams)",
+			sc.Connections, h1, conns, streams)
+	case LoopWAN:
+		w := sc.WAN
+		load = fmt.Sprintf("over TLS, %gms RTT and %g%% loss each way; %d new connections per protocol, %d × %d requests in series",
+			w.RTTMS, w.LossPct, w.NewConns, w.SeriesConns, w.SeriesRequests)
 	}
 	return fmt.Sprintf("%s: GET %s, %s", sc.Name, sc.Path, load)
 }
@@ -227,16 +331,20 @@ func scenarioTitle(sc Scenario) string {
 func tableRows(sr ScenarioReport) (header []string, rows [][]string, skips []string) {
 	cols := columns(sr.Loop)
 	header = []string{"target"}
-	if sr.Loop == LoopCluster {
+	if sr.Loop == LoopCluster || sr.Loop == LoopWAN {
 		header = []string{"measure"}
 	}
 	for _, c := range cols {
 		header = append(header, c.title)
 	}
-	// A skipped cluster row still names its node (the first column).
+	// A skipped row still names what it is about: a cluster row its node,
+	// an edge row its protocol (and a wan row its target).
 	firstFigure := 0
-	if sr.Loop == LoopCluster {
+	switch sr.Loop {
+	case LoopCluster, LoopProtocols:
 		firstFigure = 1
+	case LoopWAN:
+		firstFigure = 2
 	}
 	for _, r := range sr.Rows {
 		cells := []string{rowName(r)}
@@ -270,13 +378,17 @@ func rowName(r Row) string {
 // rowLabel names a row in a line of text: its target, or a cluster row's
 // measure and the node it is about.
 func rowLabel(r Row) string {
+	target := r.Target
+	if r.Protocol != "" {
+		target += " " + r.Protocol
+	}
 	switch {
 	case r.Measure == "":
-		return r.Target
+		return target
 	case r.Target == targetCluster:
 		return r.Measure
 	}
-	return r.Measure + " (" + r.Target + ")"
+	return r.Measure + " (" + target + ")"
 }
 
 // oneLine flattens a multi-line reason (a child's log tail) for a table
@@ -306,6 +418,9 @@ func WriteTable(w io.Writer, rep *Report) error {
 		}
 		for _, s := range skips {
 			fmt.Fprintln(tw, "  "+s)
+		}
+		for _, r := range sr.Ratios {
+			fmt.Fprintln(tw, "  ratio: "+ratioLine(r))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -188,3 +188,14 @@ func TestProgress_LeavesOneLinePerPhase(t *testing.T) {
 	}
 	none.stop()
 }
+
+// scenarioNamed picks a scenario of the built-in list by name; the zero
+// Scenario when there is none.
+func scenarioNamed(all []Scenario, name string) Scenario {
+	for _, sc := range all {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return Scenario{}
+}

@@ -28,11 +28,12 @@ type Options struct {
 	// Scenarios names the scenarios to run, in the order of Scenarios.
 	// (Optional) Defaults to all.
 	Scenarios []string
-	// Peers names the peers to compare with. (Optional) nil means nginx
-	// and haproxy; an empty non-nil slice means none.
+	// Peers names the peers to compare with. (Optional) nil means nginx,
+	// haproxy and caddy; an empty non-nil slice means none. nginx and
+	// HAProxy join the plain HTTP scenarios, Caddy the edge scenarios.
 	Peers []string
 	// NoInstall keeps missing peers uninstalled (they are skipped) instead
-	// of running apt-get when root.
+	// of running apt-get when root, or building Caddy with go install.
 	NoInstall bool
 	// NoPin leaves the CPU affinity of everything alone.
 	NoPin bool
@@ -48,6 +49,10 @@ type Options struct {
 	// ClusterIdle is how long the cluster scenario samples its idle
 	// nodes' CPU and memory. (Optional) Defaults to 10s.
 	ClusterIdle time.Duration
+	// WANConns is how many new connections each TTFB measure of the wan
+	// scenario opens; its series measure opens a tenth of that (at least
+	// one). (Optional) Defaults to 100.
+	WANConns int
 	// Progress receives the progress display (usually stderr); nil shows
 	// nothing.
 	Progress io.Writer
@@ -58,6 +63,7 @@ const (
 	defaultRate          = 2000
 	defaultClusterWrites = 200
 	defaultClusterIdle   = 10 * time.Second
+	defaultWANConns      = 100
 )
 
 func (o Options) withDefaults() Options {
@@ -79,15 +85,27 @@ func (o Options) withDefaults() Options {
 	if o.ClusterIdle <= 0 {
 		o.ClusterIdle = defaultClusterIdle
 	}
+	if o.WANConns <= 0 {
+		o.WANConns = defaultWANConns
+	}
 	if o.Peers == nil {
-		for _, p := range peers() {
-			o.Peers = append(o.Peers, p.name)
-		}
+		o.Peers = defaultPeers()
 	}
 	return o
 }
 
-// plan resolves the options into the scenarios and peers to run.
+// defaultPeers are all the peers we know: the apt-installed ones, then
+// Caddy.
+func defaultPeers() []string {
+	var names []string
+	for _, p := range peers() {
+		names = append(names, p.name)
+	}
+	return append(names, PeerCaddy)
+}
+
+// plan resolves the options into the scenarios and the apt-installed
+// peers to run (Caddy, the edge scenarios' peer, is found by wantsCaddy).
 func (o Options) plan() ([]Scenario, []peer, error) {
 	if o.Binary == "" {
 		return nil, nil, errors.New("no portico binary: pass --binary")
@@ -113,19 +131,28 @@ func (o Options) plan() ([]Scenario, []peer, error) {
 	}
 	var chosen []peer
 	for _, name := range o.Peers {
+		if name == PeerCaddy {
+			continue
+		}
 		i := slices.IndexFunc(peers(), func(p peer) bool { return p.name == name })
 		if i < 0 {
-			return nil, nil, fmt.Errorf("unknown peer %q (known: nginx, haproxy)", name)
+			return nil, nil, fmt.Errorf("unknown peer %q (known: %s)", name, strings.Join(defaultPeers(), ", "))
 		}
 		chosen = append(chosen, peers()[i])
 	}
 	return scenarios, chosen, nil
 }
 
-// needsProxies reports whether a scenario loads the targets: the gateway
-// and the peers are started (and peers installed) only then.
+// needsProxies reports whether a scenario loads the testbed's plain HTTP
+// targets: the gateway and the apt peers are started (and installed) only
+// then. The other scenarios start their own.
 func needsProxies(scenarios []Scenario) bool {
-	return slices.ContainsFunc(scenarios, func(sc Scenario) bool { return sc.Loop != LoopCluster })
+	return slices.ContainsFunc(scenarios, func(sc Scenario) bool { return sc.Loop == LoopClosed || sc.Loop == LoopOpen })
+}
+
+// needsCaddy reports whether a scenario has Caddy as a peer.
+func needsCaddy(scenarios []Scenario) bool {
+	return slices.ContainsFunc(scenarios, func(sc Scenario) bool { return sc.Loop == LoopProtocols || sc.Loop == LoopWAN })
 }
 
 func scenarioNames(all []Scenario) string {
@@ -154,6 +181,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	tb, err := startTestbed(ctx, bedConfig{
 		binary: o.Binary, peers: chosenPeers, install: !o.NoInstall,
 		cpu: pin.childCPU(), taskset: taskset, proxies: needsProxies(scenarios),
+		caddy: wantsCaddy(o.Peers) && needsCaddy(scenarios),
 	})
 	if err != nil {
 		return nil, err
@@ -164,6 +192,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		defer cancel()
 		_ = tb.close(stopCtx)
 	}()
+	pr := newProgress(o.Progress)
+	if needsCaddy(scenarios) {
+		// Before pinning: building Caddy (go install, a child) would
+		// inherit the load generator's single CPU.
+		if _, err := tb.edgeKit(ctx, pr); err != nil {
+			return nil, err
+		}
+	}
 	if pin.Enabled {
 		restore, err := pinSelf(pin.LoadCPU)
 		if err != nil {
@@ -174,18 +210,24 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Environment = environment(ctx, pin, tb.versions)
 	seed := uint64(time.Now().UnixNano())
-	ph := phase{tb: tb, rng: rand.New(rand.NewPCG(seed, seed)), duration: o.Duration, warmup: max(0, o.Warmup), progress: newProgress(o.Progress)}
+	ph := phase{tb: tb, rng: rand.New(rand.NewPCG(seed, seed)), duration: o.Duration, warmup: max(0, o.Warmup), progress: pr}
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
 			break
 		}
 		sr := ScenarioReport{Scenario: sc}
-		if sc.Loop == LoopCluster {
+		switch sc.Loop {
+		case LoopCluster:
 			sr.Rows = ph.measureCluster(ctx, sc)
-		}
-		for _, t := range tb.targets {
-			if sc.Loop != LoopCluster && sc.wants(t.name) && ctx.Err() == nil {
-				sr.Rows = append(sr.Rows, ph.measure(ctx, sc, t))
+		case LoopProtocols:
+			sr.Rows, sr.Ratios = ph.measureProtocols(ctx, sc)
+		case LoopWAN:
+			sr.Rows, sr.Ratios = ph.measureWAN(ctx, sc)
+		default:
+			for _, t := range tb.targets {
+				if sc.wants(t.name) && ctx.Err() == nil {
+					sr.Rows = append(sr.Rows, ph.measure(ctx, sc, t))
+				}
 			}
 		}
 		compare(sc, sr.Rows)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -22,6 +23,12 @@ const (
 	// nodes and measures config writes, failure detection and idle cost
 	// (see cluster.go). Its rows are measures, not targets.
 	LoopCluster Loop = "cluster"
+	// LoopProtocols is a closed loop over TLS, once per protocol (h1, h2,
+	// h3), against a portico and a Caddy of its own (see protocols.go).
+	LoopProtocols Loop = "protocols"
+	// LoopWAN times new connections and short request series through an
+	// emulated WAN, against a portico of its own (see wan.go).
+	LoopWAN Loop = "wan"
 )
 
 // Scenario is one measured situation: what each target is asked, and how.
@@ -54,12 +61,38 @@ type Scenario struct {
 	// IdleS is how long, in seconds, a cluster scenario samples its idle
 	// nodes.
 	IdleS float64 `json:"idle_s,omitempty"`
+	// Protocols are the protocols of a protocols scenario, each measured
+	// with Connections requests in flight (see edgeShape).
+	Protocols []Protocol `json:"protocols,omitempty"`
+	// WAN is the emulated network and the samples of a wan scenario.
+	WAN *WANSpec `json:"wan,omitempty"`
+}
+
+// WANSpec is what a wan scenario emulates and how many samples it takes.
+type WANSpec struct {
+	// RTTMS is the round-trip time added to every packet's way there and
+	// back, half each way, in milliseconds.
+	RTTMS float64 `json:"rtt_ms"`
+	// LossPct is the chance, in percent, that a packet is dropped, drawn
+	// for each packet in each direction.
+	LossPct float64 `json:"loss_pct"`
+	// NewConns is how many new connections each TTFB measure opens (K).
+	NewConns int `json:"new_conns"`
+	// SeriesConns is how many connections the series measure opens, each
+	// sending SeriesRequests requests one after the other.
+	SeriesConns    int `json:"series_conns"`
+	SeriesRequests int `json:"series_requests"`
+	// BoundS bounds each measure in seconds: it stops early, with fewer
+	// samples, when its connections take longer.
+	BoundS float64 `json:"bound_s"`
 }
 
 // Scenarios is the built-in list, in run order, for the load settings of
 // o (its zero fields take their defaults): a closed loop of
-// o.Connections, an open loop of o.Rate requests per second, and a
-// 5-node cluster. Later scenarios (cache, limits, h2/h3) are added here.
+// o.Connections, an open loop of o.Rate requests per second, the edge
+// protocols over TLS with o.Connections requests in flight, the emulated
+// WAN with o.WANConns new connections per measure, and a 5-node cluster.
+// Later scenarios (cache, limits) are added here.
 func Scenarios(o Options) []Scenario {
 	o = o.withDefaults()
 	connections, rate := o.Connections, o.Rate
@@ -77,6 +110,27 @@ func Scenarios(o Options) []Scenario {
 			Path:  "/bytes/1024",
 			Loop:  LoopOpen,
 			Rate:  rate,
+		},
+		{
+			Name: "protocols",
+			About: "throughput and proxy CPU per request of a proxied GET of 1 KiB over TLS: " +
+				"HTTP/1.1, HTTP/2 and HTTP/3, portico against Caddy",
+			Path:        "/bytes/1024",
+			Loop:        LoopProtocols,
+			Connections: connections,
+			Protocols:   []Protocol{ProtoH1, ProtoH2, ProtoH3},
+		},
+		{
+			Name: "wan",
+			About: "time to first byte of a new connection through an emulated WAN: HTTP/2 over TLS 1.3, " +
+				"HTTP/3, HTTP/3 with 0-RTT; and requests in series on one connection",
+			Path: "/bytes/1024",
+			Loop: LoopWAN,
+			WAN: &WANSpec{
+				RTTMS: wanRTT.Seconds() * 1000, LossPct: wanLoss * 100,
+				NewConns: o.WANConns, SeriesConns: max(1, o.WANConns/10), SeriesRequests: wanSeriesRequests,
+				BoundS: wanBound(o.Duration).Seconds(),
+			},
 		},
 		{
 			Name: "cluster",
@@ -134,7 +188,12 @@ func (s Scenario) validate() error {
 		return fmt.Errorf("scenario %s: rate must be positive", s.Name)
 	case s.Loop == LoopCluster && (s.Nodes < 2 || s.Voters < 1 || s.Voters > s.Nodes || s.Writes <= 0 || s.IdleS <= 0):
 		return fmt.Errorf("scenario %s: needs 2 nodes or more, 1 to nodes voters, writes and idle positive", s.Name)
-	case s.Loop != LoopClosed && s.Loop != LoopOpen && s.Loop != LoopCluster:
+	case s.Loop == LoopProtocols && (s.Connections <= 0 || len(s.Protocols) == 0):
+		return fmt.Errorf("scenario %s: needs connections and protocols", s.Name)
+	case s.Loop == LoopWAN && (s.WAN == nil || s.WAN.NewConns <= 0 || s.WAN.SeriesConns <= 0 ||
+		s.WAN.SeriesRequests <= 0 || s.WAN.BoundS <= 0 || s.WAN.LossPct < 0 || s.WAN.LossPct > 100):
+		return fmt.Errorf("scenario %s: needs connections, requests and a bound, loss from 0 to 100%%", s.Name)
+	case !slices.Contains([]Loop{LoopClosed, LoopOpen, LoopCluster, LoopProtocols, LoopWAN}, s.Loop):
 		return fmt.Errorf("scenario %s: unknown loop %q", s.Name, s.Loop)
 	}
 	return nil

@@ -41,6 +41,8 @@ type testbed struct {
 	targets    []*target // direct first, then portico, then the peers
 	procs      []*process
 	versions   map[string]string // target name → version line
+	// edge is what the edge scenarios share, made by the first of them.
+	edge *edgeKit
 }
 
 // bedConfig says what to start.
@@ -54,6 +56,9 @@ type bedConfig struct {
 	// the backend alone (targets: direct), for scenarios that start their
 	// own portico processes.
 	proxies bool
+	// caddy makes the edge scenarios find (or build) Caddy and compare
+	// with it.
+	caddy bool
 }
 
 // startTestbed starts the backend, the gateway and the peers. Only a

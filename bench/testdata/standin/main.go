@@ -1,12 +1,15 @@
 // Command standin imitates the parts of the portico CLI that the bench
 // harness drives, so the harness can be tested before (or without) the real
 // binary: `serve --config FILE` (a plain reverse proxy with /ready and
-// /metrics on the admin address), `demo-upstream --listen ADDR` (/bytes/{n})
-// and `version`. It is built by the tests only.
+// /metrics on the admin address; with node.tls, also over TLS with HTTP/1.1
+// and HTTP/2 on TCP and HTTP/3 with 0-RTT on UDP, same port),
+// `demo-upstream --listen ADDR` (/bytes/{n}) and `version`. It is built by
+// the tests only.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -53,6 +58,16 @@ type config struct {
 		Admin  struct {
 			Listen string `yaml:"listen"`
 		} `yaml:"admin"`
+		TLS struct {
+			Listen       string `yaml:"listen"`
+			Certificates []struct {
+				Cert string `yaml:"cert"`
+				Key  string `yaml:"key"`
+			} `yaml:"certificates"`
+			HTTP3 struct {
+				Enabled *bool `yaml:"enabled"`
+			} `yaml:"http3"`
+		} `yaml:"tls"`
 	} `yaml:"node"`
 	Upstreams []struct {
 		Targets []struct {
@@ -91,7 +106,43 @@ func serve(ctx context.Context, args []string) error {
 		runtime.ReadMemStats(&m)
 		fmt.Fprintf(w, "# TYPE go_memstats_mallocs_total counter\ngo_memstats_mallocs_total %d\n", m.Mallocs)
 	})
-	return run(ctx, &http.Server{Addr: c.Node.Listen, Handler: proxy}, &http.Server{Addr: c.Node.Admin.Listen, Handler: admin})
+	servers := []server{plain(&http.Server{Addr: c.Node.Admin.Listen, Handler: admin})}
+	if c.Node.Listen != "off" {
+		servers = append(servers, plain(&http.Server{Addr: c.Node.Listen, Handler: proxy}))
+	}
+	if c.Node.TLS.Listen != "" {
+		more, err := tlsServers(c, proxy)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, more...)
+	}
+	return run(ctx, servers...)
+}
+
+// tlsServers serve h over TLS on the config's TLS address: HTTP/1.1 and
+// HTTP/2 on TCP, and unless turned off HTTP/3 on UDP with 0-RTT.
+func tlsServers(c config, h http.Handler) ([]server, error) {
+	if len(c.Node.TLS.Certificates) == 0 {
+		return nil, errors.New("tls: no certificates")
+	}
+	crt := c.Node.TLS.Certificates[0]
+	pair, err := tls.LoadX509KeyPair(crt.Cert, crt.Key)
+	if err != nil {
+		return nil, err
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	addr := c.Node.TLS.Listen
+	hs := &http.Server{Addr: addr, Handler: h, TLSConfig: conf.Clone()}
+	servers := []server{{
+		serve: func() error { return hs.ListenAndServeTLS("", "") },
+		stop:  hs.Shutdown,
+	}}
+	if e := c.Node.TLS.HTTP3.Enabled; e == nil || *e {
+		h3 := &http3.Server{Addr: addr, Handler: h, TLSConfig: http3.ConfigureTLSConfig(conf.Clone()), QUICConfig: &quic.Config{Allow0RTT: true}}
+		servers = append(servers, server{serve: h3.ListenAndServe, stop: func(context.Context) error { return h3.Close() }})
+	}
+	return servers, nil
 }
 
 func upstream(ctx context.Context, args []string) error {
@@ -115,14 +166,22 @@ func upstream(ctx context.Context, args []string) error {
 		w.Header().Set("Content-Length", strconv.Itoa(n))
 		_, _ = w.Write(buf[:n])
 	})
-	return run(ctx, &http.Server{Addr: *listen, Handler: mux})
+	return run(ctx, plain(&http.Server{Addr: *listen, Handler: mux}))
 }
 
+// server is one listener: serve blocks until stop is called.
+type server struct {
+	serve func() error
+	stop  func(context.Context) error
+}
+
+func plain(s *http.Server) server { return server{serve: s.ListenAndServe, stop: s.Shutdown} }
+
 // run serves until ctx ends, then shuts the servers down.
-func run(ctx context.Context, servers ...*http.Server) error {
+func run(ctx context.Context, servers ...server) error {
 	errs := make(chan error, len(servers))
 	for _, s := range servers {
-		go func() { errs <- s.ListenAndServe() }()
+		go func() { errs <- s.serve() }()
 	}
 	select {
 	case err := <-errs:
@@ -132,7 +191,7 @@ func run(ctx context.Context, servers ...*http.Server) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, s := range servers {
-		_ = s.Shutdown(shutdown)
+		_ = s.stop(shutdown)
 	}
 	return nil
 }
