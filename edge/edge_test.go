@@ -195,3 +195,67 @@ func (r *onceReader) Read(p []byte) (int, error) {
 	r.s = r.s[n:]
 	return n, nil
 }
+
+// TestSlowlorisCutOffOthersServed: clients that trickle their headers are
+// closed at ReadHeaderTimeout while a normal client is served meanwhile,
+// on cleartext and TLS alike.
+func TestSlowlorisCutOffOthersServed(t *testing.T) {
+	a := serveAll(t, edge.Config{Handler: okHandler(), ReadHeaderTimeout: 300 * time.Millisecond})
+	for _, tt := range []struct{ name, proto, addr string }{
+		{"cleartext", "cleartext", a.plain},
+		{"tls", "h1", a.secure},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			const slow = 10
+			closed := make(chan error, slow)
+			for range slow {
+				var c net.Conn
+				var err error
+				if tt.proto == "h1" {
+					c, err = tls.Dial("tcp", tt.addr, a.tlsClient)
+				} else {
+					c, err = net.Dial("tcp", tt.addr)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				go func() {
+					// One header byte at a time, never finishing; the
+					// write or read fails once the server closes.
+					if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+						closed <- err
+						return
+					}
+					_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					buf := make([]byte, 1)
+					for {
+						if _, err := c.Write([]byte("a")); err != nil {
+							closed <- err
+							return
+						}
+						if _, err := c.Read(buf); err != nil {
+							closed <- err // EOF (closed) or the 10s safety deadline
+							return
+						}
+					}
+				}()
+			}
+			c, base := a.client(t, tt.proto)
+			res, err := c.Get(base + "/")
+			if err != nil {
+				t.Fatalf("normal client while %d slowloris connections are open: %v", slow, err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("normal client got %d, want 200", res.StatusCode)
+			}
+			for range slow {
+				if err := <-closed; isTimeout(err) {
+					t.Fatalf("a slowloris connection was still open after 10s: %v", err)
+				}
+			}
+		})
+	}
+}
