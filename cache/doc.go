@@ -1,0 +1,94 @@
+// Package cache owns Portico's distributed HTTP response cache: cache keys,
+// RFC 9111 shared-cache freshness, the local tiers (ristretto, sized in
+// bytes), the distributed tier (owner lookup, peer fetch, request
+// coalescing at both hops) and purges by key, URL prefix and tag.
+//
+// It imports nothing of Portico's. It declares what it needs (OwnerPicker,
+// an http.RoundTripper for peers, an http.Handler to dispatch peers' fills)
+// and node adapts the cluster to it; node mounts PeerHandler on the peer
+// listener. It does not decide gateway error statuses: upstream errors
+// come from next as responses (or an http.ErrAbortHandler panic) and go
+// out as they came, unless a stale entry may stand in.
+//
+// # A request's way (groupcache's Get, for HTTP)
+//
+// Middleware computes the key (KeyOf) and asks the OwnerPicker. The owner
+// serves from its owner tier; another node serves from its near tier
+// (short-lived copies of hot keys owned elsewhere, capped by NearTTL and
+// NearMaxBytes, fresh only), else asks the owner over the peer protocol
+// (peer.go), else — the owner down, erroring or silent for PeerTimeout —
+// fetches from next itself and keeps a near copy. A request that came from
+// a peer is served as owner and never forwarded again, so nodes whose rings
+// disagree for a moment cannot loop. Fills are coalesced on the key at
+// each hop (flight.go): one upstream request per cold key cluster-wide.
+//
+// A fill buffers the response until it is known to be shareable and
+// complete, then stores it, hands it to the waiters and serves it to its
+// own client from the entry. A response that is not shareable (no-store,
+// private, Set-Cookie, a status not listed, larger than MaxObjectSize —
+// known from Content-Length or when the buffer overflows) is streamed to
+// the fill's own client from then on, flushes included, and releases the
+// waiters at once to go upstream themselves, uncoalesced, as nginx's
+// proxy_cache_lock does: a private answer is never shared, and a large
+// body is never held whole. Fills run detached from the client's
+// cancellation while they may still be stored (others wait for them), and
+// stop when their client leaves once they stream.
+//
+// # Freshness (RFC 9111, RFC 5861)
+//
+// Lifetime is s-maxage, max-age, Expires - Date, else the policy's TTL;
+// with Override the TTL wins over all of those and over no-cache, never
+// over no-store, private, Vary: * or the Authorization/Set-Cookie rules.
+// There is no heuristic freshness: without any of them (and no TTL) a
+// response is not stored. Age follows §4.2.3 with the injected clock. A
+// response to a request with Authorization is stored only when it says
+// public, s-maxage or must-revalidate, or the policy allows it; Set-Cookie
+// is stored only when allowed, and then without the Set-Cookie lines
+// (only the fetching client gets them). Vary (upstream's plus Policy.Vary)
+// makes secondary keys: a marker at the key lists the headers, each
+// variant is stored beside it; Vary: * is not stored. Stale entries are
+// revalidated with their validators; a 304 refreshes them. Within
+// stale-while-revalidate one background request refreshes the entry
+// (through Dispatch, a fresh trip through the pipeline) while it is
+// served; within stale-if-error it stands in for a 5xx, a failed or timed
+// out upstream. must-revalidate, proxy-revalidate, s-maxage and no-cache
+// forbid both. Clients get 304 to If-None-Match / If-Modified-Since from
+// a fresh 200, a Range of it, and Age and Cache-Status (RFC 9211) on
+// every answer: "Portico; hit; node=a", "Portico; fwd=miss; stored;
+// node=b", "Portico; hit; stale; detail=stale-while-revalidate; node=a",
+// with node the owner that stored the entry, "detail=near" for near
+// copies and "collapsed" for coalesced waiters.
+//
+// Client request directives: no-cache, max-age=0 and Pragma are ignored,
+// as most CDNs do, so that clients cannot force origin traffic; they and
+// the client's conditionals are not forwarded on fills. only-if-cached is
+// honoured (504 on a miss, after asking the owner). Request no-store stops
+// the response from being stored.
+//
+// # Safety
+//
+// The key is method, scheme, host, normalized path and sorted query plus
+// what the policy adds (KeyOf). Unkeyed request headers that some
+// upstreams let change the response are removed from fills:
+// X-Original-URL, X-Rewrite-URL, X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override, X-Forwarded-Server, X-Host always; X-Forwarded-Host,
+// X-Forwarded-Scheme, X-Forwarded-Proto, X-Forwarded-Port,
+// X-Forwarded-Prefix and Forwarded unless keyed (Key.Headers or Vary).
+// Requests with a body, Upgrade, If-Match, If-Unmodified-Since or If-Range
+// bypass the cache; a Range request that misses passes through
+// uncached. Purge tag headers are removed from client responses.
+//
+// # Memory
+//
+// Each tier is a ristretto cache whose cost is an entry's body, headers,
+// keys and tags plus a fixed 512-byte overhead that covers ristretto's
+// item, the entry struct and its purge-index records. The purge index
+// (index.go) holds exactly the entries ristretto holds, kept in step by
+// ristretto's OnExit, so the budget bounds it too. ristretto expires
+// entries (real time) after their freshness, stale windows and, with
+// validators, a revalidation grace; freshness itself is judged with
+// Config.Now. Prefix purges scan the index: O(entries). Outside the
+// budget: ristretto's frequency counters (about 1.5% of MaxBytes), fills
+// in progress (each buffers up to its MaxObjectSize) and the peer
+// protocol's buffers.
+package cache

@@ -1,0 +1,303 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// clock is a test clock moved by hand. It starts on a whole second, so
+// that Date headers (second resolution) made from it are exact.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// origin is a test upstream that counts its requests and remembers the
+// last request's headers.
+type origin struct {
+	srv  *httptest.Server
+	hits atomic.Int64
+
+	mu      sync.Mutex
+	handler http.HandlerFunc
+	last    http.Header
+}
+
+func newOrigin(t testing.TB, h http.HandlerFunc) *origin {
+	o := &origin{handler: h}
+	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.hits.Add(1)
+		o.mu.Lock()
+		handler := o.handler
+		o.last = r.Header.Clone()
+		o.mu.Unlock()
+		handler(w, r)
+	}))
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+func (o *origin) set(h http.HandlerFunc) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.handler = h
+}
+
+func (o *origin) lastHeader() http.Header {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.last
+}
+
+// answer is an origin handler: status, Cache-Control and body, with Date
+// from clk and the extra header lines kv ("Name", "value", ...).
+func answer(clk *clock, status int, cc, body string, kv ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Date", clk.Now().UTC().Format(http.TimeFormat))
+		if cc != "" {
+			h.Set("Cache-Control", cc)
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Add(kv[i], kv[i+1])
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+// proxyTo is a route's next: a reverse proxy to the origin. Like the
+// node's proxy for a trusted peer, it forwards X-Forwarded-* and Forwarded
+// as received (ReverseProxy drops them before Rewrite), so that tests see
+// what the cache strips.
+func proxyTo(t testing.TB, o *origin) http.Handler {
+	target, _ := url.Parse(o.srv.URL)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			for _, k := range forwardingHeaders {
+				if v := pr.In.Header[k]; v != nil {
+					pr.Out.Header[k] = v
+				}
+			}
+		},
+		Transport: tr,
+		ErrorLog:  log.New(io.Discard, "", 0),
+	}
+}
+
+// node is one in-process gateway node: a Cache, a pipeline (a router that
+// sends every path to the route's Middleware in front of the proxy), a
+// client listener and a peer listener mounting PeerHandler.
+type node struct {
+	name    string
+	cache   *Cache
+	route   http.Handler // the Middleware
+	front   *httptest.Server
+	peer    *httptest.Server
+	entered atomic.Int64 // requests that reached the pipeline from clients
+}
+
+func (n *node) peerAddr() string { return n.peer.Listener.Addr().String() }
+
+// cluster is n nodes in front of one origin. Every key is owned by
+// owner(key), node 0 unless a test changes it.
+type cluster struct {
+	t      testing.TB
+	clk    *clock
+	origin *origin
+	nodes  []*node
+	client *http.Client
+	reg    *prometheus.Registry // node 0's metrics
+
+	mu    sync.Mutex
+	owner func(self int, key string) int // which node node self thinks owns key
+}
+
+type picker struct {
+	cl   *cluster
+	self int
+}
+
+func (p picker) Owner(key, scope string) (string, bool) {
+	p.cl.mu.Lock()
+	i := p.cl.owner(p.self, key)
+	p.cl.mu.Unlock()
+	return p.cl.nodes[i].peerAddr(), i == p.self
+}
+
+func (cl *cluster) setOwner(f func(self int, key string) int) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.owner = f
+}
+
+// newCluster starts n nodes caching under pol in front of an origin that
+// answers with h. opts adjust every node's Config. With n == 1 the node
+// has no OwnerPicker.
+func newCluster(t testing.TB, n int, pol Policy, h http.HandlerFunc, opts ...func(*Config)) *cluster {
+	t.Helper()
+	cl := &cluster{t: t, clk: newClock(), owner: func(int, string) int { return 0 }, reg: prometheus.NewRegistry()}
+	if h == nil {
+		h = answer(cl.clk, 200, "max-age=60", "hello")
+	}
+	cl.origin = newOrigin(t, h)
+	next := proxyTo(t, cl.origin)
+	for i := range n {
+		nd := &node{name: fmt.Sprintf("node-%d", i)}
+		var pipeline http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			nd.route.ServeHTTP(w, r)
+		})
+		quiet := log.New(io.Discard, "", 0) // handshakes cut short by Close
+		nd.peer = httptest.NewUnstartedServer(nil)
+		nd.peer.Config.ErrorLog = quiet
+		nd.peer.StartTLS()
+		nd.front = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			nd.entered.Add(1)
+			pipeline.ServeHTTP(w, r)
+		}))
+		nd.front.EnableHTTP2 = true
+		nd.front.Config.ErrorLog = quiet
+		nd.front.StartTLS()
+		tr := nd.peer.Client().Transport.(*http.Transport).Clone()
+		cfg := Config{
+			Name: nd.name, Now: cl.clk.Now, MaxBytes: 1 << 20,
+			Transport: tr, Dispatch: pipeline,
+		}
+		if i == 0 {
+			cfg.Registerer = cl.reg
+		}
+		if n > 1 {
+			cfg.Owners = picker{cl: cl, self: i}
+		}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		c, err := New(cfg)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		nd.cache = c
+		if nd.route, err = c.Middleware(pol, next); err != nil {
+			t.Fatalf("Middleware: %v", err)
+		}
+		nd.peer.Config.Handler = c.PeerHandler()
+		t.Cleanup(func() {
+			nd.front.Close()
+			nd.peer.Close()
+			c.Close()
+			tr.CloseIdleConnections()
+		})
+		cl.nodes = append(cl.nodes, nd)
+	}
+	cl.client = cl.nodes[0].front.Client()
+	return cl
+}
+
+// response is what a test request got.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) cacheStatus() string { return strings.Join(r.header.Values("Cache-Status"), ", ") }
+
+// get sends GET path to node i with header lines kv ("Name", "value", ...).
+func (cl *cluster) get(i int, path string, kv ...string) response {
+	cl.t.Helper()
+	return cl.do(i, http.MethodGet, path, kv...)
+}
+
+func (cl *cluster) do(i int, method, path string, kv ...string) response {
+	cl.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, cl.nodes[i].front.URL+path, nil)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	req.Host = "example.com"
+	for j := 0; j+1 < len(kv); j += 2 {
+		req.Header.Add(kv[j], kv[j+1])
+	}
+	resp, err := cl.client.Do(req)
+	if err != nil {
+		cl.t.Fatalf("%s %s on node %d: %v", method, path, i, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		cl.t.Fatalf("read %s on node %d: %v", path, i, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+// settle waits until every node's tiers have applied their writes.
+func (cl *cluster) settle() {
+	for _, n := range cl.nodes {
+		n.cache.owner.wait()
+		n.cache.near.wait()
+	}
+}
+
+// hits is the origin's request count.
+func (cl *cluster) hits() int64 { return cl.origin.hits.Load() }
+
+// wantHits fails the test unless the origin has seen n requests.
+func (cl *cluster) wantHits(n int64) {
+	cl.t.Helper()
+	if got := cl.hits(); got != n {
+		cl.t.Fatalf("origin requests = %d, want %d", got, n)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// key is the cache key of GET https://example.com+path under pol.
+func key(pol Policy, path string) string {
+	r := httptest.NewRequest(http.MethodGet, "https://example.com"+path, nil)
+	return KeyOf(r, pol)
+}

@@ -1,0 +1,291 @@
+package cache
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The peer protocol (groupcache's http.go, for HTTP responses):
+//
+//	POST /cache/v1/fill   body: fillRequest (JSON)
+//	  → 200, Content-Type fillContentType, body: a 4-byte big-endian
+//	    length, that many bytes of fillMeta (JSON), then the response body.
+//	POST /cache/v1/purge  body: Selector (JSON) → 200 {"removed": n}
+//
+// The owner runs a fill through Config.Dispatch with the request rebuilt
+// from the descriptor and marked as coming from a peer, so its Middleware
+// acts as owner and never forwards it. Every size read from a peer is
+// bounded.
+const (
+	fillPath        = "/cache/v1/fill"
+	purgePath       = "/cache/v1/purge"
+	fillContentType = "application/vnd.portico.cache-fill"
+
+	maxDescriptorBytes = 1 << 20 // a fill request
+	maxMetaBytes       = 1 << 20 // a fill answer's metadata
+	maxPurgeBytes      = 64 << 10
+)
+
+// fillRequest describes the request a peer wants filled: enough for the
+// owner to route it and fill a miss it has never seen.
+type fillRequest struct {
+	Key    string      `json:"key,omitempty"` // the asker's key, for logs
+	Method string      `json:"method"`
+	Scheme string      `json:"scheme"` // "http" or "https": the client's
+	Host   string      `json:"host"`
+	URI    string      `json:"uri"` // path and query, escaped
+	Header http.Header `json:"header"`
+	Remote string      `json:"remote"` // the client's address, for the proxy
+}
+
+// fillMeta heads a fill answer.
+type fillMeta struct {
+	Status  int         `json:"status"`
+	Header  http.Header `json:"header"`
+	Node    string      `json:"node"`    // the owner's name
+	Verdict string      `json:"verdict"` // its Cache-Status parameters
+	Entry   *entryMeta  `json:"entry,omitempty"`
+}
+
+// entryMeta is set when the answer is a shareable entry: what the asker
+// needs to serve it with the right Age and keep a near copy.
+type entryMeta struct {
+	Age            time.Duration `json:"age"` // at the owner, when sent
+	Lifetime       time.Duration `json:"lifetime"`
+	MustRevalidate bool          `json:"must_revalidate,omitempty"`
+	Vary           []string      `json:"vary,omitempty"`
+	Tags           []string      `json:"tags,omitempty"`
+	BodyLen        int64         `json:"body_len"`
+}
+
+// peerMark marks a request's context: it came from a peer (or is a
+// background refresh) and this node acts as its owner.
+type peerMark struct {
+	reply   *peerReply // where Middleware leaves the answer's metadata; nil for refreshes
+	refresh bool
+}
+
+type markKey struct{}
+
+func markOf(ctx context.Context) *peerMark {
+	m, _ := ctx.Value(markKey{}).(*peerMark)
+	return m
+}
+
+// peerReply is filled in by the owner's Middleware as it answers.
+type peerReply struct {
+	verdict string
+	entry   *entry // the answer is this shareable entry
+	now     time.Time
+}
+
+// hopRequestHeaders are not sent to the owner: hop-by-hop, and the
+// client's conditionals, which the asker evaluates itself.
+var hopRequestHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
+	"Transfer-Encoding", "Upgrade", "If-None-Match", "If-Modified-Since"}
+
+func newFillRequest(r *http.Request, key string) fillRequest {
+	h := r.Header.Clone()
+	for _, k := range hopRequestHeaders {
+		delete(h, k)
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return fillRequest{Key: key, Method: r.Method, Scheme: scheme, Host: r.Host, URI: r.URL.RequestURI(),
+		Header: h, Remote: r.RemoteAddr}
+}
+
+// request rebuilds the described request as a server would have
+// received it, with ctx. state is the TLS state of the connection it came
+// on (any non-nil value when the client's scheme was https: the proxy and
+// KeyOf read r.TLS only for the scheme).
+func (fr fillRequest) request(ctx context.Context, state *tls.ConnectionState) (*http.Request, error) {
+	if fr.Method != http.MethodGet && fr.Method != http.MethodHead {
+		return nil, fmt.Errorf("method %q is not cacheable", fr.Method)
+	}
+	if fr.Scheme != "http" && fr.Scheme != "https" {
+		return nil, fmt.Errorf("scheme %q is not http or https", fr.Scheme)
+	}
+	if fr.Host == "" || !httpguts.ValidHostHeader(fr.Host) {
+		return nil, fmt.Errorf("invalid host %q", fr.Host)
+	}
+	u, err := url.ParseRequestURI(fr.URI)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return nil, fmt.Errorf("invalid request uri %q", fr.URI)
+	}
+	h := make(http.Header, len(fr.Header))
+	for k, vs := range fr.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, fmt.Errorf("invalid header name %q", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, fmt.Errorf("invalid value of header %q", k)
+			}
+		}
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
+	for _, k := range hopRequestHeaders {
+		delete(h, k)
+	}
+	r := (&http.Request{
+		Method: fr.Method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: http.NoBody, Host: fr.Host, RemoteAddr: fr.Remote, RequestURI: fr.URI,
+	}).WithContext(ctx)
+	if fr.Scheme == "https" {
+		if state == nil {
+			state = &tls.ConnectionState{}
+		}
+		r.TLS = state
+	}
+	return r, nil
+}
+
+// PeerHandler serves this node's side of the peer protocol:
+// POST /cache/v1/fill and POST /cache/v1/purge (full paths; mount it at
+// /cache/v1/ without stripping the prefix). It trusts its callers: mount
+// it only on the authenticated peer listener.
+func (c *Cache) PeerHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case fillPath:
+			c.serveFill(w, r)
+		case purgePath:
+			c.servePurge(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// serveFill answers a peer's fill request as the key's owner.
+func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if c.cfg.Dispatch == nil {
+		http.Error(w, "this node fills no peer requests (no dispatch)", http.StatusServiceUnavailable)
+		return
+	}
+	var fr fillRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxDescriptorBytes)).Decode(&fr); err != nil {
+		http.Error(w, "bad fill request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	mark := &peerMark{reply: &peerReply{}}
+	req, err := fr.request(context.WithValue(r.Context(), markKey{}, mark), r.TLS)
+	if err != nil {
+		http.Error(w, "bad fill request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	c.metrics.peerFills.Inc()
+	pw := &peerWriter{w: w, c: c, reply: mark.reply, header: make(http.Header)}
+	c.cfg.Dispatch.ServeHTTP(pw, req)
+	pw.finish()
+}
+
+// peerWriter frames the owner's answer: metadata first, then the body.
+type peerWriter struct {
+	w      http.ResponseWriter
+	c      *Cache
+	reply  *peerReply
+	header http.Header
+	wrote  bool
+}
+
+var _ http.Flusher = (*peerWriter)(nil)
+
+func (pw *peerWriter) Header() http.Header { return pw.header }
+
+func (pw *peerWriter) WriteHeader(code int) {
+	if pw.wrote || code < 200 {
+		return
+	}
+	pw.wrote = true
+	m := fillMeta{Status: code, Header: pw.header, Node: pw.c.cfg.Name, Verdict: pw.reply.verdict}
+	if e := pw.reply.entry; e != nil {
+		m.Header = e.header
+		m.Entry = &entryMeta{Age: e.age(pw.reply.now), Lifetime: e.lifetime, MustRevalidate: e.mustRevalidate,
+			Vary: e.vary, Tags: e.tags, BodyLen: int64(len(e.body))}
+	}
+	b, err := json.Marshal(m)
+	if err != nil { // only unmarshalable values fail, and there are none
+		b = []byte("{}")
+	}
+	h := pw.w.Header()
+	h.Set("Content-Type", fillContentType)
+	if m.Entry != nil {
+		// The whole answer is known: no chunking, and the asker sees
+		// its end without another read.
+		h.Set("Content-Length", strconv.Itoa(4+len(b)+len(pw.reply.entry.body)))
+	}
+	pw.w.WriteHeader(http.StatusOK)
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
+	_, _ = pw.w.Write(n[:])
+	_, _ = pw.w.Write(b)
+}
+
+func (pw *peerWriter) Write(b []byte) (int, error) {
+	if !pw.wrote {
+		pw.WriteHeader(http.StatusOK)
+	}
+	return pw.w.Write(b)
+}
+
+func (pw *peerWriter) Flush() {
+	if !pw.wrote {
+		pw.WriteHeader(http.StatusOK)
+	}
+	if f, ok := pw.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (pw *peerWriter) finish() {
+	if !pw.wrote {
+		pw.WriteHeader(http.StatusOK)
+	}
+}
+
+// readMeta reads the metadata that heads a fill answer.
+func readMeta(r io.Reader) (*fillMeta, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, fmt.Errorf("read fill metadata length: %w", err)
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > maxMetaBytes {
+		return nil, fmt.Errorf("fill metadata of %d bytes is over the %d limit", size, maxMetaBytes)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("read fill metadata: %w", err)
+	}
+	var m fillMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode fill metadata: %w", err)
+	}
+	if m.Status < 200 || m.Status > 999 {
+		return nil, fmt.Errorf("fill answer has status %d", m.Status)
+	}
+	if m.Entry != nil && (m.Entry.BodyLen < 0 || m.Entry.Age < 0 || m.Entry.Lifetime < 0) {
+		return nil, errors.New("fill answer has negative entry sizes or times")
+	}
+	return &m, nil
+}
