@@ -26,6 +26,12 @@ type Document = store.Document
 // Member is a cluster member as gossip sees it.
 type Member = membership.Member
 
+// Member states, for callers that filter Members.
+const (
+	Alive   = membership.Alive
+	Suspect = membership.Suspect
+)
+
 // Config configures a Cluster. Fields marked (Optional) have usable zero
 // values.
 type Config struct {

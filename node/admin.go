@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/portico-gw/portico/cache"
 	"github.com/portico-gw/portico/node/config"
 )
 
@@ -31,6 +33,7 @@ func (n *Node) adminHandler(token string) http.Handler {
 	mux.Handle("GET /config", n.authed(token, http.HandlerFunc(n.handleGetConfig)))
 	mux.Handle("PUT /config", n.authed(token, http.HandlerFunc(n.handlePutConfig)))
 	mux.Handle("GET /metrics", n.authed(token, promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{})))
+	mux.Handle("POST /cache/purge", n.authed(token, http.HandlerFunc(n.handlePurge)))
 	mux.Handle("GET /cluster/members", n.authed(token, http.HandlerFunc(n.handleMembers)))
 	mux.Handle("GET /cluster/status", n.authed(token, http.HandlerFunc(n.handleClusterStatus)))
 	// Profiling for operators (CPU, heap, goroutines), behind the token.
@@ -182,4 +185,59 @@ func (n *Node) handleClusterStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, n.cluster.Status(r.Context()))
+}
+
+// purgeResult is the answer to POST /cache/purge.
+type purgeResult struct {
+	// Removed counts the entries removed per node that answered (this
+	// node included).
+	Removed map[string]int `json:"removed"`
+	// Failed names the live nodes that did not confirm, and why.
+	Failed map[string]string `json:"failed,omitempty"`
+	// Complete is true when every live node confirmed.
+	Complete bool `json:"complete"`
+}
+
+// handlePurge removes cache entries by exact key, URL prefix or tag on this
+// node and every live peer (owner and near tiers), and answers once all
+// confirmed or purgeTimeout passed: 200 when all did, 502 with the ones
+// that did not.
+func (n *Node) handlePurge(w http.ResponseWriter, r *http.Request) {
+	var sel cache.Selector
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&sel)
+	if err == nil {
+		err = sel.Validate()
+	}
+	if err != nil {
+		writeProblem(w, problem{http.StatusBadRequest, "bad-purge", "Bad purge request",
+			`The body must be one of {"key": KEY}, {"prefix": "https://host/path"} or {"tag": TAG}.`}, "")
+		return
+	}
+	peers := n.livePeers()
+	addrs := make([]string, 0, len(peers))
+	names := make(map[string]string, len(peers))
+	for name, addr := range peers {
+		addrs = append(addrs, addr)
+		names[addr] = name
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), purgeTimeout)
+	defer cancel()
+	rep := n.cache.PurgeCluster(ctx, sel, addrs)
+	res := purgeResult{Removed: map[string]int{n.Snapshot().Node.Name: rep.Removed}, Complete: len(rep.Failed) == 0}
+	for addr, k := range rep.Acked {
+		res.Removed[names[addr]] = k
+	}
+	if len(rep.Failed) > 0 {
+		res.Failed = map[string]string{}
+		for addr, err := range rep.Failed {
+			res.Failed[names[addr]] = err.Error()
+		}
+	}
+	status := http.StatusOK
+	if !res.Complete {
+		status = http.StatusBadGateway
+	}
+	writeJSON(w, status, res)
 }

@@ -44,6 +44,7 @@ func (n *Node) startCluster(nc config.Node) error {
 		OnDocument:        n.enqueueDoc,
 		AppliedVersion:    func() int64 { return n.Snapshot().Version },
 		Logger:            n.logger.With("component", "cluster"),
+		PeerHandler:       n.peerHandler(),
 	}
 	if n.cfg.TuneCluster != nil {
 		n.cfg.TuneCluster(&cfg)
@@ -53,6 +54,7 @@ func (n *Node) startCluster(nc config.Node) error {
 		return fmt.Errorf("join cluster: %w", err)
 	}
 	n.cluster = c
+	n.clusterPtr.Store(c)
 	n.bg(n.applyLoop)
 	n.bg(n.leaderLoop)
 	return nil

@@ -97,6 +97,11 @@ func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Up
 		return nil, err
 	}
 	rs.proxy = h
+	if rc.Cache != nil {
+		if rs.proxy, err = n.cache.Middleware(cachePolicy(rc.Name, rc.Cache), h); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+	}
 	return rs, nil
 }
 

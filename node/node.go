@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/portico-gw/portico/cache"
 	"github.com/portico-gw/portico/cluster"
 	"github.com/portico-gw/portico/edge"
 	"github.com/portico-gw/portico/node/config"
@@ -91,8 +92,13 @@ type Node struct {
 	wg       sync.WaitGroup
 	errc     chan error
 
+	// cache is the node's share of the response cache (owner and near
+	// tiers), shared by every pipeline.
+	cache *cache.Cache
+
 	// Cluster mode (nil cluster: a single node).
 	cluster      *cluster.Cluster
+	clusterPtr   atomic.Pointer[cluster.Cluster] // cluster, for request goroutines
 	docs         chan cluster.Document // latest committed document, for applyLoop
 	quit         chan struct{}         // closed by Shutdown: stops the node's goroutines
 	warnedDigest string                // the cluster document last warned about; guarded by mu
@@ -139,9 +145,14 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.cache, err = n.newCache(snap.Node); err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	p, err := n.compile(snap, nil, log)
 	if err != nil {
 		_ = log.Close()
+		_ = n.cache.Close()
 		return nil, err
 	}
 	n.pipe.Store(p)
@@ -294,7 +305,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.wg.Wait()
 	p := n.pipe.Load()
 	retire(p, nil)
-	errs = append(errs, p.log.Close())
+	errs = append(errs, p.log.Close(), n.cache.Close())
 	n.logger.Info("node stopped")
 	return errors.Join(errs...)
 }

@@ -222,7 +222,6 @@ func tour(gw string) []string {
 		"http://" + gw + "/status/418",
 		"http://" + gw + "/delay/300",
 		"http://" + gw + "/bytes/1024",
-		"http://" + gw + "/cache/60",
 		"http://" + gw + "/stream/5?delay_ms=200",
 		"http://" + gw + "/sse/3?delay_ms=300",
 		"http://" + gw + "/v1/users/42",
@@ -248,6 +247,14 @@ func printTour(w io.Writer, ns []*node.Node, demoURL, caFile string) {
 		}
 		fmt.Fprintf(w, "  curl -i %s\n", u)
 	}
+	last := ns[len(ns)-1].EdgeAddr()
+	fmt.Fprintf(w, `
+The shared cache: /cache/60 is stored once, on the node that owns it, and
+every node answers from that copy (see Cache-Status and Age):
+  curl -i http://%s/cache/60
+  curl -i http://%s/cache/60
+  bin/portico purge --prefix http://127.0.0.1/cache/
+`, ns[0].EdgeAddr(), last)
 	gw := localhost(ns[0].TLSAddr())
 	fmt.Fprintf(w, `
 HTTPS on the same nodes: HTTP/1.1 and HTTP/2 over TLS, HTTP/3 over QUIC on the

@@ -26,8 +26,10 @@ Usage:
                                   apply FILE's upstreams and routes (to the whole cluster)
   portico members                 list cluster members
   portico cluster status          leader, term, voters, non-voters, config version per node
+  portico purge --key K | --prefix URL | --tag T
+                                  remove cached responses on every live node
   portico keygen                  print a new cluster key (node.cluster.gossip_key)
-                                  (members, cluster and config diff/apply take --admin ADDR
+                                  (members, cluster, purge and config diff/apply take --admin ADDR
                                   and --token-file FILE; defaults: 127.0.0.1:9901 and the
                                   dev cluster's token file; $PORTICO_ADMIN_TOKEN wins)
   portico demo-upstream --listen ADDR
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdMembers(args[1:], stdout, stderr)
 	case "cluster":
 		return cmdCluster(args[1:], stdout, stderr)
+	case "purge":
+		return cmdPurge(args[1:], stdout, stderr)
 	case "keygen":
 		return cmdKeygen(stdout, stderr)
 	case "version", "--version", "-v":

@@ -131,6 +131,7 @@ func TestDevTourAnswers(t *testing.T) {
 	if len(tries) < 12 || adminAddr == "" {
 		t.Fatalf("dev printed %d URLs (admin %q), want the whole tour", len(tries), adminAddr)
 	}
+	cacheTries := 0
 	for _, tr := range tries {
 		t.Run(tr.url, func(t *testing.T) {
 			if strings.HasPrefix(tr.url, "ws://") {
@@ -168,8 +169,29 @@ func TestDevTourAnswers(t *testing.T) {
 			if res.StatusCode != want {
 				t.Errorf("GET %s = %d, want %d", tr.url, res.StatusCode, want)
 			}
+			if strings.HasSuffix(tr.url, "/cache/60") {
+				cacheTries++
+				// The tour's second /cache/60 is on another node: a hit
+				// from the first one's fill.
+				if cs := res.Header.Get("Cache-Status"); cacheTries == 2 && !strings.Contains(cs, "hit") {
+					t.Errorf("second GET %s: Cache-Status %q, want a hit", tr.url, cs)
+				}
+			}
 		})
 	}
+	if cacheTries != 2 {
+		t.Errorf("the tour showed /cache/60 %d times, want 2 (on two nodes)", cacheTries)
+	}
+	t.Run("purge", func(t *testing.T) {
+		var out bytes.Buffer
+		if code := run(ctx, []string{"purge", "--prefix", "http://127.0.0.1/cache/", "--admin", adminAddr}, &out, &out); code != 0 {
+			t.Fatalf("purge: exit %d\n%s", code, out.String())
+		}
+		// The owner's entry and the near copies of the nodes that asked.
+		if !regexp.MustCompile(`purged [23] entries`).MatchString(out.String()) || strings.Count(out.String(), "dev-") != 3 {
+			t.Errorf("purge output %q, want the owner's entry and near copies removed and all 3 nodes answering", out.String())
+		}
+	})
 	t.Run("members and cluster status", func(t *testing.T) {
 		var out bytes.Buffer
 		if code := run(ctx, []string{"members", "--admin", adminAddr}, &out, &out); code != 0 {

@@ -1,0 +1,148 @@
+package node
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/portico-gw/portico/cache"
+	"github.com/portico-gw/portico/cluster"
+	"github.com/portico-gw/portico/cluster/ring"
+	"github.com/portico-gw/portico/node/config"
+)
+
+// This file adapts the cluster to the cache (ARCHITECTURE.md: adapters in
+// one file): owners from the ring, peer addresses from gossip, the peer
+// transport, and the node's pipeline as the owner's fill path.
+
+// newCache builds the node's cache tiers. The cluster starts later (Start),
+// so the owner picker looks it up on each call; until then, and on a
+// single node, every key is this node's.
+func (n *Node) newCache(nc config.Node) (*cache.Cache, error) {
+	return cache.New(cache.Config{
+		Name:         nc.Name,
+		MaxBytes:     nc.Cache.MaxBytes.Bytes(),
+		NearMaxBytes: nc.Cache.NearMaxBytes.Bytes(),
+		NearTTL:      nc.Cache.NearTTL.D(),
+		PeerTimeout:  nc.Cache.PeerTimeout.D(),
+		Owners:       &owners{n: n, self: nc.Name, region: nc.Region},
+		Transport:    peerTransport{n},
+		Dispatch:     n,
+		Now:          n.now,
+		Registerer:   n.reg,
+		Logger:       n.logger.With("component", "cache"),
+	})
+}
+
+// cachePolicy turns a route's cache section into the cache's Policy.
+func cachePolicy(name string, c *config.RouteCache) cache.Policy {
+	return cache.Policy{
+		Route:                name,
+		TTL:                  c.TTL.D(),
+		Override:             c.Override,
+		Key:                  cache.KeySpec{Headers: c.Key.Headers, Cookies: c.Key.Cookies, IgnoreQuery: c.Key.IgnoreQuery},
+		Vary:                 c.Vary,
+		Methods:              c.Methods,
+		Statuses:             c.Statuses,
+		MaxObjectSize:        c.MaxObjectSize.Bytes(),
+		StaleWhileRevalidate: c.StaleWhileRevalidate.D(),
+		StaleIfError:         c.StaleIfError.D(),
+		Scope:                c.Scope,
+		AllowAuthorization:   c.AllowAuthorization,
+		AllowSetCookie:       c.AllowSetCookie,
+		TagHeaders:           c.TagHeaders,
+	}
+}
+
+// owners is the cache's OwnerPicker over the cluster's ring. The ring
+// names members; their peer addresses come from gossip, looked up again
+// only when the ring changes (a new *ring.Ring).
+type owners struct {
+	n      *Node
+	self   string
+	region string
+	view   atomic.Pointer[ownerView]
+}
+
+type ownerView struct {
+	ring  *ring.Ring
+	peers map[string]string // member name → peer address
+}
+
+// Owner implements cache.OwnerPicker.
+func (o *owners) Owner(key, scope string) (string, bool) {
+	c := o.n.clusterOf()
+	if c == nil {
+		return "", true
+	}
+	r := c.Ring()
+	v := o.view.Load()
+	if v == nil || v.ring != r {
+		v = &ownerView{ring: r, peers: map[string]string{}}
+		for _, m := range c.Members() {
+			if m.PeerAddr != "" {
+				v.peers[m.Name] = m.PeerAddr
+			}
+		}
+		o.view.Store(v)
+	}
+	if scope == cache.ScopeRegion {
+		r = r.Scope(o.region)
+	}
+	m, ok := r.Owner(key)
+	if !ok || m.ID == o.self {
+		return "", true
+	}
+	addr, ok := v.peers[m.ID]
+	if !ok {
+		return "", true // no address yet: serve it here
+	}
+	return addr, false
+}
+
+// peerTransport is the cluster's authenticated transport, looked up per
+// request since the cluster starts after the cache exists.
+type peerTransport struct{ n *Node }
+
+func (t peerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c := t.n.clusterOf()
+	if c == nil {
+		return nil, errNoCluster
+	}
+	return c.Transport().RoundTrip(r)
+}
+
+// peerCacheHandler is what the node mounts on the peer listener.
+func (n *Node) peerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/cache/v1/", n.cache.PeerHandler())
+	return mux
+}
+
+// clusterOf returns the node's cluster, or nil on a single node or before
+// Start.
+func (n *Node) clusterOf() *cluster.Cluster { return n.clusterPtr.Load() }
+
+// livePeers returns the peer addresses of the other live members, for
+// cluster-wide purges, keyed by node name.
+func (n *Node) livePeers() map[string]string {
+	c := n.clusterOf()
+	if c == nil {
+		return nil
+	}
+	self := n.Snapshot().Node.Name
+	out := map[string]string{}
+	for _, m := range c.Members() {
+		if m.Name != self && m.PeerAddr != "" && (m.State == cluster.Alive || m.State == cluster.Suspect) {
+			out[m.Name] = m.PeerAddr
+		}
+	}
+	return out
+}
+
+// errNoCluster: a peer request on a node that has no cluster (yet).
+var errNoCluster = errors.New("no cluster: this node has no peers")
+
+// purgeTimeout bounds a cluster-wide purge.
+const purgeTimeout = 5 * time.Second
