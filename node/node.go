@@ -99,9 +99,9 @@ type Node struct {
 	// Cluster mode (nil cluster: a single node).
 	cluster      *cluster.Cluster
 	clusterPtr   atomic.Pointer[cluster.Cluster] // cluster, for request goroutines
-	docs         chan cluster.Document // latest committed document, for applyLoop
-	quit         chan struct{}         // closed by Shutdown: stops the node's goroutines
-	warnedDigest string                // the cluster document last warned about; guarded by mu
+	docs         chan cluster.Document           // latest committed document, for applyLoop
+	quit         chan struct{}                   // closed by Shutdown: stops the node's goroutines
+	warnedDigest string                          // the cluster document last warned about; guarded by mu
 	servedMu     sync.Mutex
 	served       chan struct{} // closed and replaced after every swap
 }
