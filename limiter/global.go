@@ -1,0 +1,246 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Global limits (gubernator's GLOBAL behaviour, and its batching).
+//
+// Async: a node that does not own a key decides from its view (a state
+// it keeps under tagView), queues the admitted units per owner, and
+// every SyncInterval sends each owner one batch (POST /limiter/v1/hits).
+// The owner adds them to its state unconditionally (they were admitted)
+// and answers with its state, which becomes the view again, plus what
+// was queued since the batch left.
+//
+// Strict: every decision is sent to the owner, which applies the
+// algorithm; decisions for the same owner wait up to BatchWindow (or
+// BatchMax of them) and go in one POST /limiter/v1/decide.
+
+// pendingHit is the units queued for one key.
+type pendingHit struct {
+	p    policy
+	cost int64
+}
+
+// hitQueue holds async hits (and refunds) per owner until the next sync.
+type hitQueue struct {
+	mu    sync.Mutex
+	peers map[string]map[skey]*pendingHit
+}
+
+func newHitQueue() *hitQueue { return &hitQueue{peers: make(map[string]map[skey]*pendingHit)} }
+
+func (q *hitQueue) add(peer string, k skey, p policy, cost int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m := q.peers[peer]
+	if m == nil {
+		m = make(map[skey]*pendingHit)
+		q.peers[peer] = m
+	}
+	if h := m[k]; h != nil {
+		h.cost += cost
+		h.p = p
+		return
+	}
+	m[k] = &pendingHit{p: p, cost: cost}
+}
+
+// take removes and returns everything queued.
+func (q *hitQueue) take() map[string]map[skey]*pendingHit {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	all := q.peers
+	q.peers = make(map[string]map[skey]*pendingHit, len(all))
+	return all
+}
+
+// pending returns the units queued for k since the last take.
+func (q *hitQueue) pending(peer string, k skey) int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if h := q.peers[peer][k]; h != nil {
+		return h.cost
+	}
+	return 0
+}
+
+// sync sends every owner its queued hits, one request per owner in
+// parallel, and refreshes the views from the answers. A failed owner is
+// marked down (its keys use the fallback until PeerRetry passes); its
+// quota hits are queued again so that no quota unit is lost, its rate
+// hits are dropped.
+func (l *Limiter) sync(ctx context.Context) {
+	all := l.hits.take()
+	var wg sync.WaitGroup
+	for peer, hits := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.syncPeer(ctx, peer, hits)
+		}()
+	}
+	wg.Wait()
+	l.store.sweep(l.cfg.Now().UnixNano())
+}
+
+func (l *Limiter) syncPeer(ctx context.Context, peer string, hits map[skey]*pendingHit) {
+	keys := make([]skey, 0, len(hits))
+	items := make([]wireItem, 0, len(hits))
+	for k, h := range hits {
+		if h.cost == 0 {
+			continue
+		}
+		var base *slot
+		if s, ok := l.store.get(k); ok {
+			b := force(s, h.p, -h.cost, l.cfg.Now().UnixNano())
+			base = &b
+		}
+		keys = append(keys, k)
+		items = append(items, newWireItem(k.key, h.p, h.cost, base))
+	}
+	if len(items) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, max(l.cfg.DecisionTimeout, time.Second))
+	defer cancel()
+	answers, err := l.client.call(ctx, peer, hitsPath, "hits", items)
+	if err != nil {
+		l.cfg.Logger.Warn("send rate limit hits to owner", "peer", peer, "items", len(items), "err", err)
+		l.markDown(peer)
+		for i, k := range keys {
+			if h := hits[k]; h.p.kind == kindQuota {
+				l.hits.add(peer, k, h.p, items[i].Cost)
+			}
+		}
+		return
+	}
+	now := l.cfg.Now().UnixNano()
+	for i, k := range keys {
+		p, owner := hits[k].p, answers[i].Slot
+		queued := l.hits.pending(peer, k)
+		l.store.update(k, p, now, func(slot, bool) slot { return force(owner, p, queued, now) })
+	}
+}
+
+// batcher gathers strict decisions for one owner. Its loop goroutine,
+// started on first use, runs until Close.
+type batcher struct {
+	l    *Limiter
+	peer string
+	in   chan *strictCall
+}
+
+type strictCall struct {
+	item wireItem
+	done chan struct{} // closed when ans or err is set
+	ans  wireAnswer
+	err  error
+}
+
+var errNoAnswer = errors.New("owner sent no answer for the item")
+
+// strictDecide asks peer, the key's owner, for a decision, waiting at
+// most DecisionTimeout.
+func (l *Limiter) strictDecide(ctx context.Context, peer, key string, p policy, cost, now int64) (Decision, error) {
+	k := skey{p.name, key, tagView}
+	var base *slot
+	if s, ok := l.store.get(k); ok {
+		base = &s
+	}
+	c := &strictCall{item: newWireItem(key, p, cost, base), done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.DecisionTimeout)
+	defer cancel()
+	b := l.batcher(peer)
+	select {
+	case b.in <- c:
+	case <-ctx.Done():
+		return Decision{}, fmt.Errorf("queue decision for %s: %w", peer, ctx.Err())
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return Decision{}, fmt.Errorf("wait for %s: %w", peer, ctx.Err())
+	}
+	if c.err != nil {
+		return Decision{}, c.err
+	}
+	owner := c.ans.Slot
+	l.store.update(k, p, now, func(slot, bool) slot { return owner })
+	return c.ans.Decision, nil
+}
+
+func (l *Limiter) batcher(peer string) *batcher {
+	l.batchMu.Lock()
+	defer l.batchMu.Unlock()
+	b := l.batchers[peer]
+	if b == nil {
+		b = &batcher{l: l, peer: peer, in: make(chan *strictCall, l.cfg.BatchMax)}
+		l.batchers[peer] = b
+		l.wg.Add(1)
+		go b.run()
+	}
+	return b
+}
+
+// run collects a batch: the first call, then more until BatchWindow has
+// passed or BatchMax are waiting, and sends it in a goroutine of its own
+// so that the next batch can gather meanwhile.
+func (b *batcher) run() {
+	defer b.l.wg.Done()
+	stop := b.l.ctx.Done()
+	for {
+		var batch []*strictCall
+		select {
+		case c := <-b.in:
+			batch = append(batch, c)
+		case <-stop:
+			return
+		}
+		t := time.NewTimer(b.l.cfg.BatchWindow)
+	gather:
+		for len(batch) < b.l.cfg.BatchMax {
+			select {
+			case c := <-b.in:
+				batch = append(batch, c)
+			case <-t.C:
+				break gather
+			case <-stop:
+				break gather
+			}
+		}
+		t.Stop()
+		b.l.wg.Add(1)
+		go b.send(batch)
+	}
+}
+
+func (b *batcher) send(batch []*strictCall) {
+	defer b.l.wg.Done()
+	items := make([]wireItem, len(batch))
+	for i, c := range batch {
+		items[i] = c.item
+	}
+	ctx, cancel := context.WithTimeout(b.l.ctx, b.l.cfg.DecisionTimeout)
+	defer cancel()
+	answers, err := b.l.client.call(ctx, b.peer, decidePath, "strict", items)
+	if err != nil {
+		b.l.markDown(b.peer)
+	}
+	for i, c := range batch {
+		switch {
+		case err != nil:
+			c.err = err
+		case i >= len(answers):
+			c.err = errNoAnswer
+		default:
+			c.ans = answers[i]
+		}
+		close(c.done)
+	}
+}
