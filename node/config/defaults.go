@@ -51,6 +51,12 @@ func (n *Node) applyDefaults(hostname func() (string, error)) {
 	if t := n.TLS; t != nil {
 		t.applyDefaults()
 	}
+	if l := n.Server.IPRateLimit; l != nil {
+		if l.Burst == 0 {
+			l.Burst = 2 * int(l.Rate.Count)
+		}
+		setInt(&l.MaxAddresses, 65536)
+	}
 	setSize(&n.Cache.MaxBytes, 256<<20)
 	setSize(&n.Cache.NearMaxBytes, 32<<20)
 	setDuration(&n.Cache.NearTTL, 5*time.Second)
@@ -106,6 +112,23 @@ func (g *Gateway) applyDefaults() {
 		if c := r.Cache; c != nil {
 			c.applyDefaults()
 		}
+		if a := r.Auth; a != nil && a.APIKey != nil {
+			setString(&a.APIKey.Header, "X-API-Key")
+		}
+		limitDefaults(r.RateLimits, "client_ip")
+	}
+	for i := range g.Consumers {
+		limitDefaults(g.Consumers[i].RateLimits, "consumer")
+	}
+	for i := range g.ConsumerGroups {
+		limitDefaults(g.ConsumerGroups[i].RateLimits, "consumer")
+	}
+	for i := range g.Plans {
+		p := &g.Plans[i]
+		limitDefaults(p.RateLimits, "consumer")
+		if p.Quota != nil {
+			setString(&p.Quota.Per, "month")
+		}
 	}
 }
 
@@ -117,6 +140,25 @@ func (g *Gateway) upstream(name string) *Upstream {
 		}
 	}
 	return nil
+}
+
+// limitDefaults fills rate limits: name from the rate, burst of one
+// period's count, global async scope, and by.
+func limitDefaults(ls []RateLimit, by string) {
+	for i := range ls {
+		l := &ls[i]
+		if l.Name == "" && l.Rate.Count > 0 {
+			l.Name = l.Rate.String()
+		}
+		if l.Burst == 0 {
+			l.Burst = int(l.Rate.Count)
+		}
+		setString(&l.Scope, "global")
+		setString(&l.Mode, "async")
+		if len(l.By) == 0 {
+			l.By = []string{by}
+		}
+	}
 }
 
 func (c *RouteCache) applyDefaults() {

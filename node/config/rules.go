@@ -27,6 +27,12 @@ func enumOf(id string) []string {
 		return []string{"debug", "info", "warn", "error"}
 	case "Log.Format":
 		return []string{"text", "json"}
+	case "RateLimit.Scope":
+		return []string{"global", "local"}
+	case "RateLimit.Mode":
+		return []string{"async", "strict"}
+	case "Quota.Per":
+		return []string{"day", "week", "month"}
 	case "RouteCache.Scope":
 		return []string{"region", "cluster", "node"}
 	case "TLS.MinVersion":

@@ -261,6 +261,9 @@ type Server struct {
 	// MaxConcurrentStreams caps concurrent requests per HTTP/2
 	// connection. (Optional) Defaults to 250.
 	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// IPRateLimit is a cheap per-client-IP limit checked before routing
+	// and authentication (floods). Absent: off.
+	IPRateLimit *IPRateLimit `yaml:"ip_rate_limit"`
 	// MaxResetsPerSecond closes an HTTP/2 connection whose client cancels
 	// more streams than this per second (rapid reset, CVE-2023-44487).
 	// (Optional) Defaults to 500 (twice the default stream limit, so a
@@ -269,12 +272,120 @@ type Server struct {
 	MaxResetsPerSecond int `yaml:"max_resets_per_second"`
 }
 
+// IPRateLimit limits each client address on one node (IPv6 per /64).
+type IPRateLimit struct {
+	// Rate is the sustained rate per address, e.g. 200/s. (Required)
+	Rate Rate `yaml:"rate"`
+	// Burst is how many requests may come at once. (Optional) Defaults
+	// to twice the rate's count.
+	Burst int `yaml:"burst"`
+	// MaxAddresses bounds the table of tracked addresses. (Optional)
+	// Defaults to 65536.
+	MaxAddresses int `yaml:"max_addresses"`
+}
+
 // Gateway is the cluster-wide document: what the gateway routes and where.
 type Gateway struct {
 	// Upstreams are the backend pools routes send traffic to.
 	Upstreams []Upstream `yaml:"upstreams"`
 	// Routes match requests and say what serves them.
 	Routes []Route `yaml:"routes"`
+	// Consumers are the known callers, identified by API key (routes
+	// with auth), each optionally in a group and on a plan.
+	Consumers []Consumer `yaml:"consumers"`
+	// ConsumerGroups carry rate limits shared by their consumers' policy
+	// (each consumer counted on its own).
+	ConsumerGroups []ConsumerGroup `yaml:"consumer_groups"`
+	// Plans are usage plans: rate limits and a quota per period.
+	Plans []Plan `yaml:"plans"`
+}
+
+// Consumer is a caller of the gateway.
+type Consumer struct {
+	// Name identifies the consumer (usage, metrics, logs). (Required)
+	// Unique.
+	Name string `yaml:"name"`
+	// Group names a consumer_groups entry whose limits apply too.
+	Group string `yaml:"group"`
+	// Plan names a plans entry: its limits and quota apply.
+	Plan string `yaml:"plan"`
+	// APIKeys are the SHA-256 hashes of the consumer's API keys,
+	// "sha256:" and 64 hex digits (`portico apikey` makes a key and its
+	// hash). The keys themselves are never stored nor logged.
+	APIKeys []string `yaml:"api_keys"`
+	// RateLimits apply to this consumer on every route that identifies it.
+	RateLimits []RateLimit `yaml:"rate_limits"`
+}
+
+// ConsumerGroup is a named set of limits for consumers that name it.
+type ConsumerGroup struct {
+	// Name is what consumers' group refers to. (Required) Unique.
+	Name string `yaml:"name"`
+	// RateLimits apply to each consumer of the group.
+	RateLimits []RateLimit `yaml:"rate_limits"`
+}
+
+// Plan is a usage plan.
+type Plan struct {
+	// Name is what consumers' plan refers to. (Required) Unique.
+	Name string `yaml:"name"`
+	// RateLimits apply to each consumer on the plan.
+	RateLimits []RateLimit `yaml:"rate_limits"`
+	// Quota caps a consumer's requests per calendar period (UTC).
+	Quota *Quota `yaml:"quota"`
+}
+
+// Quota is a count per calendar period. Counters are kept by their owner
+// node, persisted and replicated: they survive restarts.
+type Quota struct {
+	// Limit is the number of requests per period. (Required) > 0.
+	Limit int64 `yaml:"limit"`
+	// Per is "day", "week" (from Monday) or "month", in UTC. (Optional)
+	// Defaults to "month".
+	Per string `yaml:"per"`
+}
+
+// RateLimit is one limit. Several on one request all apply.
+type RateLimit struct {
+	// Name labels the limit in RateLimit-Policy headers and metrics.
+	// (Optional) Defaults to the rate, e.g. "100/s".
+	Name string `yaml:"name"`
+	// Rate is the sustained rate, e.g. 100/s or 1000/h. (Required)
+	Rate Rate `yaml:"rate"`
+	// Burst is how many requests may come at once above the pace.
+	// (Optional) Defaults to the rate's count.
+	Burst int `yaml:"burst"`
+	// By says what is counted separately: any of consumer, api_key,
+	// client_ip (trusted proxies respected), route, header:NAME; several
+	// combine. (Optional) Defaults to [consumer] on plans, groups and
+	// consumers, [client_ip] on routes.
+	By []string `yaml:"by"`
+	// Scope is "global" (default: the cluster counts together, the ring's
+	// owner of the key holds the count) or "local" (each node alone).
+	Scope string `yaml:"scope"`
+	// Mode of a global limit: "async" (default: decide locally, send hits
+	// to the owner every 50ms; small overshoot) or "strict" (ask the owner
+	// each time; exact, one extra hop).
+	Mode string `yaml:"mode"`
+}
+
+// Auth says how a route identifies consumers.
+type Auth struct {
+	// APIKey identifies consumers by an API key.
+	APIKey *APIKeyAuth `yaml:"api_key"`
+	// Optional lets requests without credentials through as anonymous
+	// (limits by consumer then count them by client IP). Wrong
+	// credentials are refused either way.
+	Optional bool `yaml:"optional"`
+}
+
+// APIKeyAuth reads an API key from a header or a query parameter.
+type APIKeyAuth struct {
+	// Header carries the key. (Optional) Defaults to "X-API-Key".
+	Header string `yaml:"header"`
+	// Query is a query parameter that may carry the key instead (removed
+	// before proxying). (Optional) Empty: not read from the query.
+	Query string `yaml:"query"`
 }
 
 // Upstream is a named pool of backend targets.
@@ -432,6 +543,12 @@ type Route struct {
 	// Cache stores this route's responses in the cluster's shared cache
 	// (RFC 9111 shared-cache rules). Absent: nothing is cached.
 	Cache *RouteCache `yaml:"cache"`
+	// Auth identifies the consumer (401 when it fails). Absent: anonymous.
+	Auth *Auth `yaml:"auth"`
+	// RateLimits apply to every request of the route (with the
+	// consumer's, group's and plan's): 429 with Retry-After and RateLimit
+	// headers when one is exceeded.
+	RateLimits []RateLimit `yaml:"rate_limits"`
 }
 
 // RouteCache is a route's caching policy. Upstream Cache-Control and

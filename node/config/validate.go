@@ -70,6 +70,9 @@ func (v *validator) node(n *Node) {
 		v.tls(n.TLS, n)
 	}
 	v.server(&n.Server, n)
+	if l := n.Server.IPRateLimit; l != nil && l.Rate.Count <= 0 {
+		v.errorf(v.at(&l.Rate, l, &n.Server, n), "node.server.ip_rate_limit needs a rate, e.g. rate: 200/s")
+	}
 	v.admin(n)
 	if n.Cluster != nil {
 		v.cluster(n.Cluster, n)

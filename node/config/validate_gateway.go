@@ -43,6 +43,7 @@ func (v *validator) gateway(g *Gateway) {
 		routes[r.Name] = r
 	}
 	v.conflicts(g.Routes)
+	v.consumers(g)
 }
 
 // firstAt says where the first of two duplicates is, when known.
@@ -185,6 +186,125 @@ func (v *validator) route(r *Route, i int, ups map[string]*Upstream, defined []*
 	if r.Cache != nil {
 		v.routeCache(r.Cache, label)
 	}
+	v.rateLimits(r.RateLimits, label)
+	for i := range r.RateLimits {
+		l := &r.RateLimits[i]
+		for j := range l.By {
+			if (l.By[j] == "consumer" || l.By[j] == "api_key") && (r.Auth == nil || r.Auth.APIKey == nil) {
+				v.errorf(v.at(&l.By[j], &l.By, l), "%s: rate limit by %s needs the route to identify consumers: add auth: {api_key: {}}", label, l.By[j])
+			}
+		}
+	}
+	if a := r.Auth; a != nil {
+		if a.APIKey == nil {
+			v.errorf(v.at(a, r), "%s: auth needs a method: api_key: {} (header X-API-Key)", label)
+		} else {
+			if !isToken(a.APIKey.Header) {
+				v.errorf(v.at(&a.APIKey.Header, a.APIKey), "%s: auth.api_key.header %s is not a valid header name", label, v.show(&a.APIKey.Header, a.APIKey.Header))
+			}
+		}
+	}
+}
+
+// rateLimits checks a list of limits: a rate, and what they count by.
+func (v *validator) rateLimits(ls []RateLimit, label string) {
+	for i := range ls {
+		l := &ls[i]
+		if l.Rate.Count <= 0 {
+			v.errorf(v.at(&l.Rate, l), "%s: rate limit #%d needs a rate, e.g. rate: 100/s", label, i+1)
+		}
+		for j := range l.By {
+			b := &l.By[j]
+			switch {
+			case *b == "consumer", *b == "api_key", *b == "client_ip", *b == "route":
+			case strings.HasPrefix(*b, "header:") && isToken(strings.TrimPrefix(*b, "header:")):
+			default:
+				v.errorf(v.at(b, &l.By, l), "%s: rate limit by %s is not valid: use consumer, api_key, client_ip, route or header:NAME", label, v.show(b, *b))
+			}
+		}
+		v.enum(&l.Scope, "RateLimit.Scope", label+": rate limit scope", l.Scope)
+		v.enum(&l.Mode, "RateLimit.Mode", label+": rate limit mode", l.Mode)
+	}
+}
+
+// consumers checks consumers, groups and plans: unique names, references,
+// API key hashes (each key belongs to one consumer).
+func (v *validator) consumers(g *Gateway) {
+	plans := map[string]bool{}
+	for i := range g.Plans {
+		p := &g.Plans[i]
+		label := fmt.Sprintf("plan %q", p.Name)
+		if p.Name == "" {
+			v.required(&p.Name, p, "plan", "name")
+		} else if plans[p.Name] {
+			v.errorf(v.at(&p.Name, p), "duplicate plan name %s", v.show(&p.Name, p.Name))
+		}
+		plans[p.Name] = true
+		v.rateLimits(p.RateLimits, label)
+		if q := p.Quota; q != nil {
+			if q.Limit <= 0 {
+				v.errorf(v.at(&q.Limit, q, p), "%s: quota.limit must be a positive count", label)
+			}
+			v.enum(&q.Per, "Quota.Per", label+": quota.per", q.Per)
+		}
+	}
+	groups := map[string]bool{}
+	for i := range g.ConsumerGroups {
+		cg := &g.ConsumerGroups[i]
+		if cg.Name == "" {
+			v.required(&cg.Name, cg, "consumer group", "name")
+		} else if groups[cg.Name] {
+			v.errorf(v.at(&cg.Name, cg), "duplicate consumer group name %s", v.show(&cg.Name, cg.Name))
+		}
+		groups[cg.Name] = true
+		v.rateLimits(cg.RateLimits, fmt.Sprintf("consumer group %q", cg.Name))
+	}
+	names := map[string]bool{}
+	keys := map[string]string{}
+	for i := range g.Consumers {
+		c := &g.Consumers[i]
+		label := fmt.Sprintf("consumer %q", c.Name)
+		if c.Name == "" {
+			v.required(&c.Name, c, "consumer", "name")
+		} else if names[c.Name] {
+			v.errorf(v.at(&c.Name, c), "duplicate consumer name %s", v.show(&c.Name, c.Name))
+		}
+		names[c.Name] = true
+		if c.Plan != "" && !plans[c.Plan] {
+			v.errorf(v.at(&c.Plan, c), "%s: plan %s is not defined", label, v.show(&c.Plan, c.Plan))
+		}
+		if c.Group != "" && !groups[c.Group] {
+			v.errorf(v.at(&c.Group, c), "%s: group %s is not defined", label, v.show(&c.Group, c.Group))
+		}
+		v.rateLimits(c.RateLimits, label)
+		for j := range c.APIKeys {
+			k := &c.APIKeys[j]
+			if !isKeyHash(*k) {
+				v.errorf(v.at(k, &c.APIKeys, c), "%s: api_keys entry must be \"sha256:\" and 64 hex digits, the hash of a key (make one with `portico apikey`); keys themselves are never stored", label)
+				continue
+			}
+			h := strings.ToLower(*k)
+			if other, dup := keys[h]; dup {
+				v.errorf(v.at(k, &c.APIKeys, c), "%s: this API key already belongs to consumer %q", label, other)
+			}
+			keys[h] = c.Name
+		}
+	}
+}
+
+// isKeyHash reports whether s is "sha256:" and 64 hex digits.
+func isKeyHash(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // routeCache checks a route's cache policy: cacheable methods and
