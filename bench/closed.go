@@ -37,6 +37,10 @@ type ClosedLoop struct {
 	// a tuned HTTP/1.1 transport is made and its connections closed at the
 	// end of Run.
 	Transport *http.Transport
+	// Hit, if not nil, is asked about the header of every 2xx answer;
+	// Result.Hits counts those it calls cache hits. It is called from many
+	// goroutines at once and must not keep the header.
+	Hit func(http.Header) bool
 }
 
 func (c ClosedLoop) withDefaults() ClosedLoop {
@@ -125,7 +129,7 @@ func (w *closedWorker) run(ctx context.Context) {
 			return
 		}
 		start := time.Now()
-		code, err := w.do()
+		code, hit, err := w.do()
 		if err != nil && ctx.Err() != nil {
 			return // cut short by the caller: not a measurement
 		}
@@ -134,6 +138,9 @@ func (w *closedWorker) run(ctx context.Context) {
 			kind = errorKind(err)
 		}
 		w.res.record(time.Since(start), code, kind)
+		if hit {
+			w.res.Hits++
+		}
 		if w.loop.Done != nil {
 			w.loop.Done.Add(1)
 		}
@@ -141,18 +148,20 @@ func (w *closedWorker) run(ctx context.Context) {
 }
 
 // do sends one request and reads the whole answer, so the connection can
-// be reused. The worker's request value is reused: a GET without body is
-// safe to send again once its response has been read.
-func (w *closedWorker) do() (int, error) {
+// be reused, and says whether the loop's Hit calls it a cache hit. The
+// worker's request value is reused: a GET without body is safe to send
+// again once its response has been read.
+func (w *closedWorker) do() (code int, hit bool, err error) {
 	resp, err := w.client.Do(w.req)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	// io.Discard reads with its own pooled buffer: no allocation per request.
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return resp.StatusCode, nil
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	return resp.StatusCode, ok && w.loop.Hit != nil && w.loop.Hit(resp.Header), nil
 }

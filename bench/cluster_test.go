@@ -395,19 +395,10 @@ func TestWriteTable_Cluster(t *testing.T) {
 }
 
 // TestCluster_RealBinary runs the cluster scenario, shrunk (10 writes, 1s
-// idle), against bin/portico when it has been built: 5 real nodes for
-// about 10 s, so never with -short.
+// idle), against bin/portico when it has been built (or
+// $PORTICO_BENCH_BIN): 5 real nodes for about 10 s, so never with -short.
 func TestCluster_RealBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 5-node cluster: not in -short")
-	}
-	bin, err := filepath.Abs("../bin/portico")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("../bin/portico not built")
-	}
+	bin := realBinary(t)
 	// Every path of the run is under this dir: a process whose command
 	// line names it afterwards was left behind by this test.
 	tmp := t.TempDir()

@@ -50,7 +50,7 @@ const targetCluster = "cluster"
 // Every node is stopped before it returns.
 func (ph phase) measureCluster(ctx context.Context, sc Scenario) []Row {
 	began := time.Now()
-	c, err := ph.tb.startCluster(ctx, sc)
+	c, err := ph.tb.startCluster(ctx, sc, nil)
 	if c != nil {
 		defer func() {
 			// A fresh context: the nodes must be stopped even after Ctrl-C.

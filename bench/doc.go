@@ -9,7 +9,10 @@
 // between two TUN devices, the clients in a network namespace of their
 // own). Its cluster scenario starts a 5-node portico cluster instead and
 // times config writes until applied on every node, failure detection of a
-// killed node, and idle CPU and memory.
+// killed node, and idle CPU and memory. Its cache scenario loads cache hits
+// of a portico with a cached route against nginx proxy_cache and the
+// HAProxy cache; its cache-cluster scenario starts a 3-node cluster and
+// times hits a node fetches from a key's owner against the owner's own.
 //
 // It owns load generation (ClosedLoop, OpenLoop), process orchestration and
 // CPU pinning, the scenario list (Scenarios) and the report writers. It does

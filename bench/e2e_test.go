@@ -118,19 +118,10 @@ func TestEndToEnd_Standin(t *testing.T) {
 }
 
 // TestEndToEnd_RealBinary runs a 1s passthrough against bin/portico when
-// it has been built (go build -o bin/portico ./cmd/portico).
+// it has been built (go build -o bin/portico ./cmd/portico), or the binary
+// $PORTICO_BENCH_BIN names.
 func TestEndToEnd_RealBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs load: not in -short")
-	}
-	bin, err := filepath.Abs("../bin/portico")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("../bin/portico not built")
-	}
-	checkRows(t, runMain(t, bin, "passthrough"))
+	checkRows(t, runMain(t, realBinary(t), "passthrough"))
 }
 
 // cancelOn cancels when a line containing marker is written.

@@ -52,6 +52,9 @@ type Result struct {
 	Elapsed time.Duration
 	// Latency holds the latency of every completed request in microseconds.
 	Latency *hdrhistogram.Histogram
+	// Hits counts the 2xx answers the load's Hit function said were cache
+	// hits; zero when the load has none.
+	Hits int64
 }
 
 func newResult() *Result {
@@ -110,6 +113,7 @@ func (r *Result) record(latency time.Duration, code int, errKind string) {
 func (r *Result) merge(o *Result) {
 	r.Requests += o.Requests
 	r.OK += o.OK
+	r.Hits += o.Hits
 	for k, v := range o.Errors {
 		r.Errors[k] += v
 	}

@@ -85,9 +85,11 @@ func parseFlags(args []string, stderr io.Writer) (Options, string, error) {
 	fs.DurationVar(&o.ClusterIdle, "cluster-idle", defaultClusterIdle, "how long the cluster scenario samples its idle nodes")
 	fs.IntVar(&o.WANConns, "wan-conns", defaultWANConns, "new connections per TTFB measure of the wan scenario")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: portico bench [flags]\n\nBenchmarks portico against a direct baseline, nginx and HAProxy on loopback,\n"+
-			"h1/h2/h3 over TLS against Caddy (scenario protocols), new connections through\n"+
-			"an emulated WAN (scenario wan), and a 5-node portico cluster (scenario cluster).\n\n")
+		fmt.Fprintf(fs.Output(), "usage: portico bench [flags]\n\nBenchmarks portico against a direct baseline, nginx and HAProxy on loopback\n"+
+			"(cache hits too: scenario cache), h1/h2/h3 over TLS against Caddy (scenario\n"+
+			"protocols), new connections through an emulated WAN (scenario wan), a 5-node\n"+
+			"portico cluster (scenario cluster) and remote cache hits in a 3-node one\n"+
+			"(scenario cache-cluster).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

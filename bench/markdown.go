@@ -15,7 +15,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Portico benchmark\n\n")
 	fmt.Fprintf(bw, "Run %s", rep.Started.Format("2006-01-02 15:04 MST"))
-	if hasLoad(rep) || hasLoop(rep, LoopProtocols) {
+	if hasLoad(rep) || hasLoop(rep, LoopProtocols) || hasLoop(rep, LoopCache) || hasLoop(rep, LoopCacheCluster) {
 		fmt.Fprintf(bw, ", %s measured per target", seconds(rep.Settings.DurationS))
 	}
 	fmt.Fprint(bw, ".")
@@ -63,6 +63,12 @@ func writeMarkdownScenario(w io.Writer, sr ScenarioReport) {
 	if len(notes) > 0 && len(skips) == 0 {
 		fmt.Fprintln(w)
 	}
+	if len(sr.Notes) > 0 && len(notes) == 0 && len(skips) == 0 {
+		fmt.Fprintln(w)
+	}
+	for _, n := range sr.Notes {
+		fmt.Fprintf(w, "- note: %s\n", mdEscape(oneLine(n)))
+	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "- note: %s\n", mdEscape(oneLine(n)))
 	}
@@ -88,6 +94,10 @@ func writeMarkdownMethod(w io.Writer, rep *Report) {
 			writeMarkdownProtocolsMethod(w, sr.Scenario, s)
 		case LoopWAN:
 			writeMarkdownWANMethod(w, sr.Scenario)
+		case LoopCache:
+			writeMarkdownCacheMethod(w, sr.Scenario, s)
+		case LoopCacheCluster:
+			writeMarkdownCacheClusterMethod(w, sr.Scenario, s)
 		}
 	}
 	fmt.Fprintf(w, "- Pinning: %s.\n", rep.Environment.Pinning.Note)
@@ -232,4 +242,43 @@ func writeMarkdownWANMethod(w io.Writer, sc Scenario) {
 		"sending to its last body byte (the dial is not timed).\n", wn.SeriesConns, wn.SeriesRequests)
 	fmt.Fprintf(w, "- Goals (issue 4): TTFB p50 of h3 ≤ %g × h2's, of h3-0rtt ≤ %g × h2's; the p99 ratios "+
 		"are for information.\n", goalWANH3, goalWANEarly)
+}
+
+// writeMarkdownCacheMethod says how the cache scenario's figures were
+// taken.
+func writeMarkdownCacheMethod(w io.Writer, sc Scenario, s Settings) {
+	fmt.Fprintf(w, "- Cache (`%s`): targets of its own, each proxying to the same backend: a `portico serve` "+
+		"whose one route has `cache: {}` (responses stored by their Cache-Control, no TTL of its own); nginx "+
+		"with `proxy_cache` (`proxy_cache_path` in its work dir, `proxy_cache_key $request_uri`, `proxy_cache_valid "+
+		"200 1m` only for answers without Cache-Control or Expires, 1 worker); HAProxy with a `cache` section "+
+		"(`http-request cache-use`, `http-response cache-store`, objects up to 1 MiB, `max-age 3600`, `nbthread 1`). "+
+		"Pools and access logs as in the other scenarios.\n", sc.Name)
+	fmt.Fprintf(w, "- Each target: one `GET %s` fills its cache; then the same request is repeated every %v until "+
+		"the answer says hit (portico: `Cache-Status` has `hit`; nginx: `X-Cache-Status: HIT` from "+
+		"`$upstream_cache_status`; HAProxy: `X-Cache-Status: HIT` when no server answered), bounded at %v; then "+
+		"%s of warm-up and %s measured, a closed loop of %d connections as in passthrough. `hits` counts the "+
+		"measured 2xx answers whose header said hit.\n", sc.Path, hitPoll, hitBound, seconds(s.WarmupS), seconds(s.DurationS), sc.Connections)
+	fmt.Fprintf(w, "- `backend reqs`: requests that reached the backend during the measured phase, estimated as "+
+		"the bytes the backend process read then (rchar of /proc/PID/io) over the bytes it read for the target's "+
+		"first request; 0 means it read nothing. On `direct` it should equal the request count.\n")
+	fmt.Fprintf(w, "- Goals (issue 5): portico's hits ≥ %g × direct's rps and ≤ %g µs of proxy CPU per hit "+
+		"(its CPU per request: every request is a hit).\n", goalCacheOverDirect, goalCacheCPUPerHit)
+}
+
+// writeMarkdownCacheClusterMethod says how the cache-cluster scenario's
+// figures were taken.
+func writeMarkdownCacheClusterMethod(w io.Writer, sc Scenario, s Settings) {
+	fmt.Fprintf(w, "- Cache cluster (`%s`): %d `portico serve` processes on loopback as in the cluster "+
+		"scenario (`bootstrap_expect: %d`, all voters), one route with `cache: {}` to the backend, and "+
+		"`node.cache.near_ttl: %v` so that a node never serves its near copy of another node's entry (the "+
+		"near tier can't be turned off in the config).\n", sc.Name, sc.Nodes, sc.Voters, cacheClusterNearTTL)
+	fmt.Fprintf(w, "- Keys: `%s?k=0`, `?k=1`, … each requested once on %s (which stores it at its owner), then "+
+		"on %s, whose `Cache-Status` names the node that stored the entry; those stored by %s are kept, up to "+
+		"%d (at most %d tried).\n", sc.Path, nodeName(0), nodeName(1), nodeName(0), sc.Keys, sc.Keys*keySearchFactor)
+	fmt.Fprintf(w, "- Load: an open loop of %d req/s (vegeta) over the keys in turn, %s of warm-up and %s measured, "+
+		"first on %s (`local hit`: its owner tier), then on %s (`remote hit`: it asks %s over the peer listener "+
+		"and serves its entry). `hits` counts answers whose `Cache-Status` says hit on an entry %s stored, not a "+
+		"near copy. `+p50`/`+p99`: remote minus local.\n",
+		sc.Rate, seconds(s.WarmupS), seconds(s.DurationS), nodeName(0), nodeName(1), nodeName(0), nodeName(0))
+	fmt.Fprintf(w, "- Goal (issue 5): a remote hit adds < %v at p99 on loopback.\n", goalRemoteAddedP99)
 }

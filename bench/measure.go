@@ -55,6 +55,16 @@ type Row struct {
 	ProxyCPUUSPerReq *float64 `json:"proxy_cpu_us_per_req,omitempty"`
 	// BackendCPUUSPerReq is the backend's CPU time per request.
 	BackendCPUUSPerReq *float64 `json:"backend_cpu_us_per_req,omitempty"`
+	// BackendReadBytes is what the backend process read over the phase
+	// (rchar of /proc/PID/io): zero when no request reached it.
+	BackendReadBytes *int64 `json:"backend_read_bytes,omitempty"`
+	// BackendRequests is how many requests reached the backend during the
+	// phase, estimated as BackendReadBytes over the bytes it read for the
+	// target's first request (cache scenario).
+	BackendRequests *float64 `json:"backend_requests,omitempty"`
+	// CacheHits counts the 2xx answers whose headers said they came from
+	// the cache (Cache-Status for portico, X-Cache-Status for the peers).
+	CacheHits *int64 `json:"cache_hits,omitempty"`
 	// LoadCPUUSPerReq is the load generator's CPU time per request.
 	LoadCPUUSPerReq *float64 `json:"loadgen_cpu_us_per_req,omitempty"`
 	// AllocsPerReq is portico's heap allocations per request (the delta of
@@ -103,11 +113,12 @@ type phase struct {
 type counters struct {
 	proxyCPU, backendCPU, loadCPU time.Duration
 	mallocs                       float64
+	backendRead                   int64
 	notes                         []string
 }
 
 func (ph phase) snapshot(ctx context.Context, t *target) counters {
-	c := counters{proxyCPU: -1, backendCPU: -1, loadCPU: -1, mallocs: -1}
+	c := counters{proxyCPU: -1, backendCPU: -1, loadCPU: -1, mallocs: -1, backendRead: -1}
 	cpu := func(what string, pid int, into *time.Duration) {
 		d, err := treeCPU(pid)
 		if err != nil {
@@ -121,6 +132,11 @@ func (ph phase) snapshot(ctx context.Context, t *target) counters {
 	}
 	cpu("backend cpu", ph.tb.backend.pid(), &c.backendCPU)
 	cpu("load generator cpu", os.Getpid(), &c.loadCPU)
+	if n, err := readChars(ph.tb.backend.pid()); err == nil {
+		c.backendRead = n
+	} else {
+		c.notes = append(c.notes, "backend bytes read: "+err.Error())
+	}
 	if t.metricsURL != "" {
 		v, err := scrapeCounter(ctx, ph.tb.client, t.metricsURL, mallocsMetric)
 		if err != nil {
@@ -191,6 +207,10 @@ func fillResult(row *Row, res *Result) {
 	}
 	row.ElapsedS = res.Elapsed.Seconds()
 	row.RPS = res.RPS()
+	if res.Hits > 0 {
+		hits := res.Hits
+		row.CacheHits = &hits
+	}
 	us := func(p float64) float64 { return float64(res.Percentile(p)) / float64(time.Microsecond) }
 	row.P50US, row.P90US, row.P99US, row.P999US = us(50), us(90), us(99), us(99.9)
 }
@@ -213,6 +233,10 @@ func fillCounters(row *Row, t *target, before, after counters) {
 	}
 	row.BackendCPUUSPerReq = perReq(before.backendCPU, after.backendCPU)
 	row.LoadCPUUSPerReq = perReq(before.loadCPU, after.loadCPU)
+	if before.backendRead >= 0 && after.backendRead >= 0 {
+		v := after.backendRead - before.backendRead
+		row.BackendReadBytes = &v
+	}
 	if t.metricsURL != "" && before.mallocs >= 0 && after.mallocs >= 0 {
 		v := (after.mallocs - before.mallocs) / n
 		row.AllocsPerReq = &v
@@ -237,7 +261,7 @@ func compare(sc Scenario, rows []Row) {
 			continue
 		}
 		switch sc.Loop {
-		case LoopClosed:
+		case LoopClosed, LoopCache:
 			if direct.RPS > 0 {
 				v := r.RPS / direct.RPS
 				r.RatioToDirect = &v

@@ -20,8 +20,11 @@ import (
 // omission); at the rates we use on loopback it does not fall behind.
 type OpenLoop struct {
 	// URL is the absolute URL every request GETs. Its host must be a
-	// loopback address. (Required)
+	// loopback address. (Required unless URLs is set)
 	URL string
+	// URLs, if not empty, are sent in turn (round robin) instead of URL;
+	// each must be on loopback too.
+	URLs []string
 	// Rate is the number of requests sent per second. (Required)
 	Rate int
 	// Duration bounds the phase: no request starts after it. (Optional)
@@ -47,6 +50,9 @@ type OpenLoop struct {
 	// If nil, a tuned HTTP/1.1 transport is made and its connections
 	// closed at the end of Run.
 	Transport *http.Transport
+	// Hit, if not nil, is asked about the header of every 2xx answer;
+	// Result.Hits counts those it calls cache hits.
+	Hit func(http.Header) bool
 }
 
 func (o OpenLoop) withDefaults() OpenLoop {
@@ -72,8 +78,16 @@ func (o OpenLoop) withDefaults() OpenLoop {
 // ends, and returns when every request in flight has completed.
 func (o OpenLoop) Run(ctx context.Context) (*Result, error) {
 	o = o.withDefaults()
-	if err := checkLoopback(o.URL); err != nil {
-		return nil, err
+	urls := o.URLs
+	if len(urls) == 0 {
+		urls = []string{o.URL}
+	}
+	targets := make([]vegeta.Target, len(urls))
+	for i, u := range urls {
+		if err := checkLoopback(u); err != nil {
+			return nil, err
+		}
+		targets[i] = vegeta.Target{Method: http.MethodGet, URL: u}
 	}
 	if o.Rate <= 0 {
 		return nil, errors.New("open loop: rate must be positive")
@@ -95,7 +109,7 @@ func (o OpenLoop) Run(ctx context.Context) (*Result, error) {
 	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
 	defer stop()
 
-	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: o.URL})
+	targeter := vegeta.NewStaticTargeter(targets...) // round robin
 	res := newResult()
 	start := time.Now()
 	for r := range attacker.Attack(targeter, o.pacer(), o.Duration, "") {
@@ -103,6 +117,9 @@ func (o OpenLoop) Run(ctx context.Context) (*Result, error) {
 			continue // cut short by the caller: not a measurement
 		}
 		res.record(r.Latency, int(r.Code), vegetaErrorKind(r))
+		if o.Hit != nil && r.Code >= 200 && r.Code < 300 && o.Hit(r.Headers) {
+			res.Hits++
+		}
 		if o.Done != nil {
 			o.Done.Add(1)
 		}

@@ -43,29 +43,31 @@ func TestPeerConfigs_PassTheirOwnCheck(t *testing.T) {
 		{"haproxy", func(bin, cfg, _ string) []string { return []string{bin, "-c", "-q", "-f", cfg} }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := peerNamed(t, tt.name)
-			bin := findBinary(p.bin)
-			if bin == "" {
-				t.Skipf("%s not installed", p.bin)
-			}
-			dir := t.TempDir()
-			if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			ports, err := freePorts(2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := filepath.Join(dir, p.name+".conf")
-			if err := os.WriteFile(cfg, []byte(p.config(loopback(ports[0]), loopback(ports[1]), dir)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			argv := tt.args(bin, cfg, dir)
-			if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-				t.Errorf("%s rejects its config: %v\n%s", p.name, err, out)
-			}
-		})
+		p := peerNamed(t, tt.name)
+		for kind, config := range map[string]func(listen, backend, dir string) string{"plain": p.config, "cache": p.cacheConfig} {
+			t.Run(tt.name+"/"+kind, func(t *testing.T) {
+				bin := findBinary(p.bin)
+				if bin == "" {
+					t.Skipf("%s not installed", p.bin)
+				}
+				dir := t.TempDir()
+				if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				ports, err := freePorts(2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := filepath.Join(dir, p.name+".conf")
+				if err := os.WriteFile(cfg, []byte(config(loopback(ports[0]), loopback(ports[1]), dir)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				argv := tt.args(bin, cfg, dir)
+				if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+					t.Errorf("%s rejects its %s config: %v\n%s", p.name, kind, err, out)
+				}
+			})
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -63,8 +64,11 @@ type ScenarioReport struct {
 	Scenario
 	Rows []Row `json:"rows"`
 	// Ratios are figures derived from two rows, each against its goal
-	// (edge scenarios).
+	// (edge and cache scenarios).
 	Ratios []Ratio `json:"ratios,omitempty"`
+	// Notes say how the scenario went, e.g. the size of the cached
+	// response or how its keys were found.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Ratio is one figure divided by another of the same scenario, e.g.
@@ -102,6 +106,24 @@ func newRatio(name string, num, den *float64, limit float64) Ratio {
 		r.GoalMet = &met
 	}
 	return r
+}
+
+// newRatioAtLeast divides num by den, held against "≥ floor".
+func newRatioAtLeast(name string, num, den *float64, floor float64) Ratio {
+	r := newRatio(name, num, den, 0)
+	r.Goal = fmt.Sprintf("≥ %g", floor)
+	if r.Value != nil {
+		met := *r.Value >= floor
+		r.GoalMet = &met
+	}
+	return r
+}
+
+// newFigure is a figure of one row held against "≤ limit" (a per-request
+// cost, say), shown with the ratios.
+func newFigure(name string, v *float64, limit float64) Ratio {
+	one := 1.0
+	return newRatio(name, v, &one, limit)
 }
 
 // ratioLine is "portico h3 ÷ h2, proxy cpu µs/req: 1.07 (goal ≤ 1.2: met)".
@@ -150,6 +172,33 @@ func columns(loop Loop) []column {
 	switch loop {
 	case LoopCluster:
 		return append(clusterColumns(), errs)
+	case LoopCache:
+		return []column{
+			{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+			{"× direct", func(r Row) string { return fmtOpt(r.RatioToDirect, 2) }},
+			proxyCPU,
+			{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
+			{"backend reqs", func(r Row) string { return fmtRound(r.BackendRequests) }},
+			{"hits", func(r Row) string { return fmtCount(r.CacheHits) }},
+			{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
+			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			errs,
+		}
+	case LoopCacheCluster:
+		return []column{
+			{"node", func(r Row) string { return r.Target }},
+			{"requests", func(r Row) string { return groupDigits(r.Requests) }},
+			{"hits", func(r Row) string { return fmtCount(r.CacheHits) }},
+			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+			{"p90", func(r Row) string { return fmtUS(r.P90US) }},
+			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			{"p99.9", func(r Row) string { return fmtUS(r.P999US) }},
+			{"+p50 vs local", func(r Row) string { return fmtAdded(r.AddedP50US) }},
+			{"+p99 vs local", func(r Row) string { return fmtAdded(r.AddedP99US) }},
+			{"goal", fmtGoal},
+			errs,
+		}
 	case LoopProtocols:
 		return []column{
 			{"protocol", func(r Row) string { return r.Protocol }},
@@ -253,6 +302,14 @@ func fmtOpt(v *float64, decimals int) string {
 	return fmt.Sprintf("%.*f", decimals, *v)
 }
 
+// fmtRound is an estimated count, rounded and grouped, or "-".
+func fmtRound(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return groupDigits(int64(math.Round(*v)))
+}
+
 func fmtCount(v *int64) string {
 	if v == nil {
 		return "-"
@@ -317,6 +374,11 @@ func scenarioTitle(sc Scenario) string {
 		conns, streams := edgeShape(ProtoH2, sc.Connections)
 		load = fmt.Sprintf("over TLS, closed loop, %d requests in flight (h1: %d connections; h2, h3: %d connections × %d streams)",
 			sc.Connections, h1, conns, streams)
+	case LoopCache:
+		load += ", the cache filled by one request first"
+	case LoopCacheCluster:
+		return fmt.Sprintf("%s: %d nodes on loopback, GET %s?k=N over up to %d keys owned by %s, open loop, %d req/s, near tiers off (near_ttl %v)",
+			sc.Name, sc.Nodes, sc.Path, sc.Keys, nodeName(0), sc.Rate, cacheClusterNearTTL)
 	case LoopWAN:
 		w := sc.WAN
 		load = fmt.Sprintf("over TLS, %gms RTT and %g%% loss each way; %d new connections per protocol, %d × %d requests in series",
@@ -331,7 +393,7 @@ func scenarioTitle(sc Scenario) string {
 func tableRows(sr ScenarioReport) (header []string, rows [][]string, skips []string) {
 	cols := columns(sr.Loop)
 	header = []string{"target"}
-	if sr.Loop == LoopCluster || sr.Loop == LoopWAN {
+	if sr.Loop == LoopCluster || sr.Loop == LoopWAN || sr.Loop == LoopCacheCluster {
 		header = []string{"measure"}
 	}
 	for _, c := range cols {
@@ -341,7 +403,7 @@ func tableRows(sr ScenarioReport) (header []string, rows [][]string, skips []str
 	// an edge row its protocol (and a wan row its target).
 	firstFigure := 0
 	switch sr.Loop {
-	case LoopCluster, LoopProtocols:
+	case LoopCluster, LoopProtocols, LoopCacheCluster:
 		firstFigure = 1
 	case LoopWAN:
 		firstFigure = 2
@@ -418,6 +480,9 @@ func WriteTable(w io.Writer, rep *Report) error {
 		}
 		for _, s := range skips {
 			fmt.Fprintln(tw, "  "+s)
+		}
+		for _, n := range sr.Notes {
+			fmt.Fprintln(tw, "  note: "+oneLine(n))
 		}
 		for _, r := range sr.Ratios {
 			fmt.Fprintln(tw, "  ratio: "+ratioLine(r))

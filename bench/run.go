@@ -150,6 +150,11 @@ func needsProxies(scenarios []Scenario) bool {
 	return slices.ContainsFunc(scenarios, func(sc Scenario) bool { return sc.Loop == LoopClosed || sc.Loop == LoopOpen })
 }
 
+// needsLoop reports whether a scenario has that loop.
+func needsLoop(scenarios []Scenario, loop Loop) bool {
+	return slices.ContainsFunc(scenarios, func(sc Scenario) bool { return sc.Loop == loop })
+}
+
 // needsCaddy reports whether a scenario has Caddy as a peer.
 func needsCaddy(scenarios []Scenario) bool {
 	return slices.ContainsFunc(scenarios, func(sc Scenario) bool { return sc.Loop == LoopProtocols || sc.Loop == LoopWAN })
@@ -180,7 +185,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	tb, err := startTestbed(ctx, bedConfig{
 		binary: o.Binary, peers: chosenPeers, install: !o.NoInstall,
-		cpu: pin.childCPU(), taskset: taskset, proxies: needsProxies(scenarios),
+		cpu: pin.childCPU(), taskset: taskset, proxies: needsProxies(scenarios), findPeers: needsLoop(scenarios, LoopCache),
 		caddy: wantsCaddy(o.Peers) && needsCaddy(scenarios),
 	})
 	if err != nil {
@@ -223,6 +228,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			sr.Rows, sr.Ratios = ph.measureProtocols(ctx, sc)
 		case LoopWAN:
 			sr.Rows, sr.Ratios = ph.measureWAN(ctx, sc)
+		case LoopCache:
+			sr.Rows, sr.Ratios, sr.Notes = ph.measureCache(ctx, sc)
+		case LoopCacheCluster:
+			sr.Rows, sr.Notes = ph.measureCacheCluster(ctx, sc)
 		default:
 			for _, t := range tb.targets {
 				if sc.wants(t.name) && ctx.Err() == nil {

@@ -29,6 +29,14 @@ const (
 	// LoopWAN times new connections and short request series through an
 	// emulated WAN, against a portico of its own (see wan.go).
 	LoopWAN Loop = "wan"
+	// LoopCache is a closed loop of cache hits against targets of its
+	// own: a portico with a cached route and the peers with their caches
+	// on (see cache.go).
+	LoopCache Loop = "cache"
+	// LoopCacheCluster starts a portico cluster with a cached route and
+	// times, in an open loop, hits served by a key's owner against hits
+	// a node fetches from the owner (see cachecluster.go).
+	LoopCacheCluster Loop = "cache-cluster"
 )
 
 // Scenario is one measured situation: what each target is asked, and how.
@@ -66,6 +74,9 @@ type Scenario struct {
 	Protocols []Protocol `json:"protocols,omitempty"`
 	// WAN is the emulated network and the samples of a wan scenario.
 	WAN *WANSpec `json:"wan,omitempty"`
+	// Keys is how many keys, all owned by one node, a cache-cluster
+	// scenario requests in turn (Path with ?k=N).
+	Keys int `json:"keys,omitempty"`
 }
 
 // WANSpec is what a wan scenario emulates and how many samples it takes.
@@ -91,8 +102,10 @@ type WANSpec struct {
 // o (its zero fields take their defaults): a closed loop of
 // o.Connections, an open loop of o.Rate requests per second, the edge
 // protocols over TLS with o.Connections requests in flight, the emulated
-// WAN with o.WANConns new connections per measure, and a 5-node cluster.
-// Later scenarios (cache, limits) are added here.
+// WAN with o.WANConns new connections per measure, a 5-node cluster, cache
+// hits on one node (closed loop of o.Connections) and across a 3-node
+// cluster (an open loop of its own rate). Later scenarios (limits) are
+// added here.
 func Scenarios(o Options) []Scenario {
 	o = o.withDefaults()
 	connections, rate := o.Connections, o.Rate
@@ -110,6 +123,14 @@ func Scenarios(o Options) []Scenario {
 			Path:  "/bytes/1024",
 			Loop:  LoopOpen,
 			Rate:  rate,
+		},
+		{
+			Name: "cache",
+			About: "throughput and proxy CPU per request of cache hits on one node, against nginx proxy_cache " +
+				"and the HAProxy cache, and direct to the backend",
+			Path:        cachePath,
+			Loop:        LoopCache,
+			Connections: connections,
 		},
 		{
 			Name: "protocols",
@@ -141,6 +162,17 @@ func Scenarios(o Options) []Scenario {
 			Voters: clusterVoters,
 			Writes: o.ClusterWrites,
 			IdleS:  o.ClusterIdle.Seconds(),
+		},
+		{
+			Name: "cache-cluster",
+			About: "latency a remote cache hit adds: keys owned by one node of a 3-node cluster, " +
+				"asked of another node (which fetches the owner's entry) and of the owner itself",
+			Path:   cachePath,
+			Loop:   LoopCacheCluster,
+			Nodes:  cacheClusterNodes,
+			Voters: cacheClusterNodes,
+			Rate:   cacheClusterRate,
+			Keys:   cacheClusterKeys,
 		},
 	}
 }
@@ -193,7 +225,11 @@ func (s Scenario) validate() error {
 	case s.Loop == LoopWAN && (s.WAN == nil || s.WAN.NewConns <= 0 || s.WAN.SeriesConns <= 0 ||
 		s.WAN.SeriesRequests <= 0 || s.WAN.BoundS <= 0 || s.WAN.LossPct < 0 || s.WAN.LossPct > 100):
 		return fmt.Errorf("scenario %s: needs connections, requests and a bound, loss from 0 to 100%%", s.Name)
-	case !slices.Contains([]Loop{LoopClosed, LoopOpen, LoopCluster, LoopProtocols, LoopWAN}, s.Loop):
+	case s.Loop == LoopCache && (s.Connections <= 0 || s.Path == ""):
+		return fmt.Errorf("scenario %s: needs connections and a path", s.Name)
+	case s.Loop == LoopCacheCluster && (s.Nodes < 2 || s.Voters < 1 || s.Voters > s.Nodes || s.Rate <= 0 || s.Keys <= 0 || s.Path == ""):
+		return fmt.Errorf("scenario %s: needs 2 nodes or more, 1 to nodes voters, a rate, keys and a path", s.Name)
+	case !slices.Contains([]Loop{LoopClosed, LoopOpen, LoopCluster, LoopProtocols, LoopWAN, LoopCache, LoopCacheCluster}, s.Loop):
 		return fmt.Errorf("scenario %s: unknown loop %q", s.Name, s.Loop)
 	}
 	return nil

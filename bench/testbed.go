@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,6 +42,9 @@ type testbed struct {
 	targets    []*target // direct first, then portico, then the peers
 	procs      []*process
 	versions   map[string]string // target name → version line
+	// peerBins are the apt peers found (or why not), when a scenario
+	// needs them.
+	peerBins map[string]peerBinary
 	// edge is what the edge scenarios share, made by the first of them.
 	edge *edgeKit
 }
@@ -56,6 +60,9 @@ type bedConfig struct {
 	// the backend alone (targets: direct), for scenarios that start their
 	// own portico processes.
 	proxies bool
+	// findPeers finds (or installs) the apt peers even without proxies,
+	// for a scenario that starts peers of its own (cache).
+	findPeers bool
 	// caddy makes the edge scenarios find (or build) Caddy and compare
 	// with it.
 	caddy bool
@@ -93,13 +100,16 @@ func startTestbed(ctx context.Context, cfg bedConfig) (tb *testbed, err error) {
 	}
 	tb.targets = append(tb.targets, &target{name: TargetDirect, url: tb.backendURL})
 	tb.versions[TargetPortico] = binaryVersion(ctx, cfg.binary, "version")
+	if cfg.proxies || cfg.findPeers {
+		tb.peerBins = findPeers(ctx, cfg.peers, cfg.install)
+	}
 	if !cfg.proxies {
 		return tb, nil
 	}
-	tb.targets = append(tb.targets, tb.startPortico(ctx, cfg, ports[1], ports[2]))
-	found := findPeers(ctx, cfg.peers, cfg.install)
+	tb.targets = append(tb.targets, tb.startPortico(ctx, ports[1], ports[2], "portico",
+		porticoConfig(loopback(ports[1]), loopback(ports[2]), strings.TrimPrefix(tb.backendURL, "http://"))))
 	for i, p := range cfg.peers {
-		tb.targets = append(tb.targets, tb.startPeer(ctx, cfg, p, found[p.name], ports[3+i]))
+		tb.targets = append(tb.targets, tb.startPeer(ctx, p, ports[3+i], p.name, p.config))
 	}
 	return tb, nil
 }
@@ -148,18 +158,21 @@ routes:
 `, listen, admin, backend)
 }
 
-func (tb *testbed) startPortico(ctx context.Context, cfg bedConfig, port, adminPort int) *target {
+// startPortico starts `portico serve` with conf, which must have its data
+// listener on port and its admin API on adminPort, as the target
+// "portico"; name names its config and log files. A gateway that does not
+// come up is a skipped target, with the reason.
+func (tb *testbed) startPortico(ctx context.Context, port, adminPort int, name, conf string) *target {
 	t := &target{name: TargetPortico, url: "http://" + loopback(port)}
 	adminURL := "http://" + loopback(adminPort)
-	cfgPath := filepath.Join(tb.dir, "portico.yaml")
-	backend := tb.backendURL[len("http://"):]
-	if err := os.WriteFile(cfgPath, []byte(porticoConfig(loopback(port), loopback(adminPort), backend)), 0o644); err != nil {
+	cfgPath := filepath.Join(tb.dir, name+".yaml")
+	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
 		t.skip = fmt.Sprintf("writing config: %v", err)
 		return t
 	}
 	p, err := tb.start(procSpec{
-		name: "portico", dir: tb.dir, cpu: cfg.cpu, taskset: cfg.taskset,
-		argv: []string{cfg.binary, "serve", "--config", cfgPath},
+		name: name, dir: tb.dir, cpu: tb.cfg.cpu, taskset: tb.cfg.taskset,
+		argv: []string{tb.cfg.binary, "serve", "--config", cfgPath},
 	})
 	if err == nil {
 		err = p.waitReady(ctx, tb.client, adminURL+"/ready")
@@ -175,25 +188,33 @@ func (tb *testbed) startPortico(ctx context.Context, cfg bedConfig, port, adminP
 	return t
 }
 
-func (tb *testbed) startPeer(ctx context.Context, cfg bedConfig, pr peer, bin peerBinary, port int) *target {
+// startPeer starts the peer pr on port with the config that config
+// renders, in the work dir's subdirectory dirName, as the target named
+// after the peer. A peer that can't be had or does not come up is a
+// skipped target, with the reason.
+func (tb *testbed) startPeer(ctx context.Context, pr peer, port int, dirName string, config func(listen, backend, dir string) string) *target {
+	bin, ok := tb.peerBins[pr.name]
+	if !ok {
+		bin.skip = "not looked for"
+	}
 	t := &target{name: pr.name, url: "http://" + loopback(port), skip: bin.skip}
 	if t.skip != "" {
 		return t
 	}
 	tb.versions[pr.name] = bin.version
-	dir := filepath.Join(tb.dir, pr.name)
+	dir := filepath.Join(tb.dir, dirName)
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		t.skip = fmt.Sprintf("creating work dir: %v", err)
 		return t
 	}
 	cfgPath := filepath.Join(dir, pr.name+".conf")
-	conf := pr.config(loopback(port), tb.backendURL[len("http://"):], dir)
+	conf := config(loopback(port), strings.TrimPrefix(tb.backendURL, "http://"), dir)
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
 		t.skip = fmt.Sprintf("writing config: %v", err)
 		return t
 	}
 	p, err := tb.start(procSpec{
-		name: pr.name, dir: dir, cpu: cfg.cpu, taskset: cfg.taskset,
+		name: pr.name, dir: dir, cpu: tb.cfg.cpu, taskset: tb.cfg.taskset,
 		argv: pr.argv(bin.path, cfgPath, dir),
 	})
 	if err == nil {
