@@ -41,6 +41,11 @@ type ClosedLoop struct {
 	// Result.Hits counts those it calls cache hits. It is called from many
 	// goroutines at once and must not keep the header.
 	Hit func(http.Header) bool
+	// Headers, if not empty, are sent in turn: the loop's n-th request
+	// (counted across all connections) carries Headers[n % len(Headers)],
+	// e.g. to spread requests over rate-limit keys. The maps are shared
+	// by every connection and must not change during Run.
+	Headers []http.Header
 }
 
 func (c ClosedLoop) withDefaults() ClosedLoop {
@@ -78,6 +83,7 @@ func (c ClosedLoop) Run(ctx context.Context) (*Result, error) {
 	client := &http.Client{Transport: tr, Timeout: c.Timeout}
 	var (
 		sent     atomic.Int64
+		turn     atomic.Uint64 // the next of Headers to send
 		wg       sync.WaitGroup
 		results  = make([]*Result, c.Connections)
 		start    = time.Now()
@@ -90,6 +96,7 @@ func (c ClosedLoop) Run(ctx context.Context) (*Result, error) {
 			req:    req.Clone(ctx),
 			res:    newResult(),
 			sent:   &sent,
+			turn:   &turn,
 			finish: deadline,
 		}
 		results[i] = w.res
@@ -120,6 +127,7 @@ type closedWorker struct {
 	req    *http.Request
 	res    *Result
 	sent   *atomic.Int64
+	turn   *atomic.Uint64
 	finish time.Time
 }
 
@@ -152,6 +160,11 @@ func (w *closedWorker) run(ctx context.Context) {
 // worker's request value is reused: a GET without body is safe to send
 // again once its response has been read.
 func (w *closedWorker) do() (code int, hit bool, err error) {
+	if hs := w.loop.Headers; len(hs) > 0 {
+		// The transport only reads a request's header: sharing the map
+		// between connections is safe.
+		w.req.Header = hs[(w.turn.Add(1)-1)%uint64(len(hs))]
+	}
 	resp, err := w.client.Do(w.req)
 	if err != nil {
 		return 0, false, err

@@ -13,6 +13,9 @@
 // of a portico with a cached route against nginx proxy_cache and the
 // HAProxy cache; its cache-cluster scenario starts a 3-node cluster and
 // times hits a node fetches from a key's owner against the owner's own.
+// Its ratelimit scenarios load a plain route, a local limit and global
+// limits (async, strict, on a 3-node cluster) that never deny, for the
+// throughput, CPU and latency a decision costs.
 //
 // It owns load generation (ClosedLoop, OpenLoop), process orchestration and
 // CPU pinning, the scenario list (Scenarios) and the report writers. It does

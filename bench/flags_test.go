@@ -26,7 +26,7 @@ func TestParseFlags(t *testing.T) {
 			check: func(o Options, out string) bool {
 				return o.Binary == self && o.Duration == 10*time.Second && o.Warmup == time.Second && out == "." &&
 					slices.Equal(o.Peers, []string{"nginx", "haproxy", "caddy"}) &&
-					slices.Equal(o.Scenarios, []string{"passthrough", "latency", "cache", "protocols", "wan", "cluster", "cache-cluster"}) &&
+					slices.Equal(o.Scenarios, []string{"passthrough", "latency", "cache", "protocols", "wan", "cluster", "cache-cluster", "ratelimit", "ratelimit-latency"}) &&
 					o.Connections == 64 && o.Rate == 2000 && o.ClusterWrites == 200 && o.ClusterIdle == 10*time.Second &&
 					o.WANConns == 100 && !o.NoInstall && !o.NoPin
 			},

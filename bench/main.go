@@ -88,8 +88,9 @@ func parseFlags(args []string, stderr io.Writer) (Options, string, error) {
 		fmt.Fprintf(fs.Output(), "usage: portico bench [flags]\n\nBenchmarks portico against a direct baseline, nginx and HAProxy on loopback\n"+
 			"(cache hits too: scenario cache), h1/h2/h3 over TLS against Caddy (scenario\n"+
 			"protocols), new connections through an emulated WAN (scenario wan), a 5-node\n"+
-			"portico cluster (scenario cluster) and remote cache hits in a 3-node one\n"+
-			"(scenario cache-cluster).\n\n")
+			"portico cluster (scenario cluster), remote cache hits in a 3-node one\n"+
+			"(scenario cache-cluster) and what rate limits cost, local and global\n"+
+			"(scenarios ratelimit, ratelimit-latency).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

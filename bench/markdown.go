@@ -15,7 +15,8 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Portico benchmark\n\n")
 	fmt.Fprintf(bw, "Run %s", rep.Started.Format("2006-01-02 15:04 MST"))
-	if hasLoad(rep) || hasLoop(rep, LoopProtocols) || hasLoop(rep, LoopCache) || hasLoop(rep, LoopCacheCluster) {
+	if hasLoad(rep) || hasLoop(rep, LoopProtocols) || hasLoop(rep, LoopCache) || hasLoop(rep, LoopCacheCluster) ||
+		hasLoop(rep, LoopRateLimit) || hasLoop(rep, LoopRateLimitLatency) {
 		fmt.Fprintf(bw, ", %s measured per target", seconds(rep.Settings.DurationS))
 	}
 	fmt.Fprint(bw, ".")
@@ -98,6 +99,8 @@ func writeMarkdownMethod(w io.Writer, rep *Report) {
 			writeMarkdownCacheMethod(w, sr.Scenario, s)
 		case LoopCacheCluster:
 			writeMarkdownCacheClusterMethod(w, sr.Scenario, s)
+		case LoopRateLimit, LoopRateLimitLatency:
+			writeMarkdownRateLimitMethod(w, sr.Scenario, s)
 		}
 	}
 	fmt.Fprintf(w, "- Pinning: %s.\n", rep.Environment.Pinning.Note)

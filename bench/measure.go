@@ -65,6 +65,15 @@ type Row struct {
 	// CacheHits counts the 2xx answers whose headers said they came from
 	// the cache (Cache-Status for portico, X-Cache-Status for the peers).
 	CacheHits *int64 `json:"cache_hits,omitempty"`
+	// ClusterCPUUSPerReq is the CPU time of every node of a cluster
+	// target (the loaded one and the others, e.g. the owners of rate-limit
+	// keys) per request, in microseconds (ratelimit scenarios).
+	ClusterCPUUSPerReq *float64 `json:"cluster_cpu_us_per_req,omitempty"`
+	// ToOwners counts what the loaded node of a cluster target sent the
+	// other nodes, the owners of the keys, over the phase: the items of
+	// its limiter peer batches (a decision each in strict mode, a key's
+	// hits per batch in async mode; ratelimit scenarios).
+	ToOwners *int64 `json:"to_owners,omitempty"`
 	// LoadCPUUSPerReq is the load generator's CPU time per request.
 	LoadCPUUSPerReq *float64 `json:"loadgen_cpu_us_per_req,omitempty"`
 	// AllocsPerReq is portico's heap allocations per request (the delta of
@@ -168,14 +177,9 @@ func (ph phase) measure(ctx context.Context, sc Scenario, t *target) Row {
 // measureLoad fills row from a warm-up and a measured phase of the loads
 // newLoad makes, the measured one between two counter snapshots of t.
 func (ph phase) measureLoad(ctx context.Context, label string, t *target, row Row, newLoad func(time.Duration, *atomic.Int64) loader) Row {
-	if ph.warmup > 0 {
-		done := ph.progress.start(label+" warm-up", ph.warmup)
-		_, err := newLoad(ph.warmup, done).Run(ctx)
-		ph.progress.stop()
-		if err != nil {
-			row.Skipped = skipReason(ctx, "warm-up", err)
-			return row
-		}
+	if err := ph.warmUp(ctx, label, newLoad); err != nil {
+		row.Skipped = skipReason(ctx, "warm-up", err)
+		return row
 	}
 	before := ph.snapshot(ctx, t)
 	done := ph.progress.start(label, ph.duration)
@@ -189,6 +193,17 @@ func (ph phase) measureLoad(ctx context.Context, label string, t *target, row Ro
 	fillResult(&row, res)
 	fillCounters(&row, t, before, after)
 	return row
+}
+
+// warmUp runs the unmeasured warm-up load newLoad makes, if there is one.
+func (ph phase) warmUp(ctx context.Context, label string, newLoad func(time.Duration, *atomic.Int64) loader) error {
+	if ph.warmup <= 0 {
+		return nil
+	}
+	done := ph.progress.start(label+" warm-up", ph.warmup)
+	_, err := newLoad(ph.warmup, done).Run(ctx)
+	ph.progress.stop()
+	return err
 }
 
 // skipReason says why a phase has no figures: the run was interrupted, or

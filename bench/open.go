@@ -53,6 +53,10 @@ type OpenLoop struct {
 	// Hit, if not nil, is asked about the header of every 2xx answer;
 	// Result.Hits counts those it calls cache hits.
 	Hit func(http.Header) bool
+	// Headers, if not empty, are sent in turn like URLs: the n-th request
+	// carries Headers[n % len(Headers)] (and URLs[n % len(URLs)]), for n up
+	// to the longer list's length, then round again.
+	Headers []http.Header
 }
 
 func (o OpenLoop) withDefaults() OpenLoop {
@@ -82,12 +86,17 @@ func (o OpenLoop) Run(ctx context.Context) (*Result, error) {
 	if len(urls) == 0 {
 		urls = []string{o.URL}
 	}
-	targets := make([]vegeta.Target, len(urls))
-	for i, u := range urls {
+	for _, u := range urls {
 		if err := checkLoopback(u); err != nil {
 			return nil, err
 		}
-		targets[i] = vegeta.Target{Method: http.MethodGet, URL: u}
+	}
+	targets := make([]vegeta.Target, max(len(urls), len(o.Headers)))
+	for i := range targets {
+		targets[i] = vegeta.Target{Method: http.MethodGet, URL: urls[i%len(urls)]}
+		if len(o.Headers) > 0 {
+			targets[i].Header = o.Headers[i%len(o.Headers)]
+		}
 	}
 	if o.Rate <= 0 {
 		return nil, errors.New("open loop: rate must be positive")

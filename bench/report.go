@@ -169,6 +169,9 @@ type column struct {
 func columns(loop Loop) []column {
 	errs := column{"errors", func(r Row) string { return errorSummary(r.Errors) }}
 	proxyCPU := column{"proxy cpu µs/req", func(r Row) string { return fmtOpt(r.ProxyCPUUSPerReq, 1) }}
+	clusterCPU := column{"cluster cpu µs/req", func(r Row) string { return fmtOpt(r.ClusterCPUUSPerReq, 1) }}
+	toOwners := column{"to owners", func(r Row) string { return fmtCount(r.ToOwners) }}
+	tooMany := column{"429s", func(r Row) string { return groupDigits(r.Errors[limitStatus]) }}
 	switch loop {
 	case LoopCluster:
 		return append(clusterColumns(), errs)
@@ -197,6 +200,32 @@ func columns(loop Loop) []column {
 			{"+p50 vs local", func(r Row) string { return fmtAdded(r.AddedP50US) }},
 			{"+p99 vs local", func(r Row) string { return fmtAdded(r.AddedP99US) }},
 			{"goal", fmtGoal},
+			errs,
+		}
+	case LoopRateLimit:
+		return []column{
+			{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+			proxyCPU,
+			clusterCPU,
+			{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
+			{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
+			toOwners,
+			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			tooMany,
+			errs,
+		}
+	case LoopRateLimitLatency:
+		return []column{
+			{"requests", func(r Row) string { return groupDigits(r.Requests) }},
+			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
+			{"p90", func(r Row) string { return fmtUS(r.P90US) }},
+			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			{"p99.9", func(r Row) string { return fmtUS(r.P999US) }},
+			proxyCPU,
+			clusterCPU,
+			toOwners,
+			tooMany,
 			errs,
 		}
 	case LoopProtocols:
@@ -379,6 +408,12 @@ func scenarioTitle(sc Scenario) string {
 	case LoopCacheCluster:
 		return fmt.Sprintf("%s: %d nodes on loopback, GET %s?k=N over up to %d keys owned by %s, open loop, %d req/s, near tiers off (near_ttl %v)",
 			sc.Name, sc.Nodes, sc.Path, sc.Keys, nodeName(0), sc.Rate, cacheClusterNearTTL)
+	case LoopRateLimit, LoopRateLimitLatency:
+		if sc.Loop == LoopRateLimitLatency {
+			load = fmt.Sprintf("open loop, %d req/s", sc.Rate)
+		}
+		load += fmt.Sprintf(", %s over %d values; global limits on a %d-node portico cluster, loaded through %s",
+			limitKeyHeader, sc.Keys, sc.Nodes, nodeName(0))
 	case LoopWAN:
 		w := sc.WAN
 		load = fmt.Sprintf("over TLS, %gms RTT and %g%% loss each way; %d new connections per protocol, %d × %d requests in series",

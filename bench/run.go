@@ -232,6 +232,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			sr.Rows, sr.Ratios, sr.Notes = ph.measureCache(ctx, sc)
 		case LoopCacheCluster:
 			sr.Rows, sr.Notes = ph.measureCacheCluster(ctx, sc)
+		case LoopRateLimit, LoopRateLimitLatency:
+			sr.Rows, sr.Ratios, sr.Notes = ph.measureRateLimit(ctx, sc)
 		default:
 			for _, t := range tb.targets {
 				if sc.wants(t.name) && ctx.Err() == nil {

@@ -37,6 +37,12 @@ const (
 	// times, in an open loop, hits served by a key's owner against hits
 	// a node fetches from the owner (see cachecluster.go).
 	LoopCacheCluster Loop = "cache-cluster"
+	// LoopRateLimit is a closed loop against rate-limited targets of its
+	// own: a plain route, a local limit on one node, and global limits
+	// (async, strict) on a cluster (see ratelimit.go).
+	LoopRateLimit Loop = "ratelimit"
+	// LoopRateLimitLatency is an open loop against the same targets.
+	LoopRateLimitLatency Loop = "ratelimit-latency"
 )
 
 // Scenario is one measured situation: what each target is asked, and how.
@@ -75,7 +81,9 @@ type Scenario struct {
 	// WAN is the emulated network and the samples of a wan scenario.
 	WAN *WANSpec `json:"wan,omitempty"`
 	// Keys is how many keys, all owned by one node, a cache-cluster
-	// scenario requests in turn (Path with ?k=N).
+	// scenario requests in turn (Path with ?k=N), or how many values of
+	// X-Bench-Key, the global limits' key, a ratelimit scenario sends in
+	// turn.
 	Keys int `json:"keys,omitempty"`
 }
 
@@ -104,8 +112,8 @@ type WANSpec struct {
 // protocols over TLS with o.Connections requests in flight, the emulated
 // WAN with o.WANConns new connections per measure, a 5-node cluster, cache
 // hits on one node (closed loop of o.Connections) and across a 3-node
-// cluster (an open loop of its own rate). Later scenarios (limits) are
-// added here.
+// cluster (an open loop of its own rate), and the cost of rate limits
+// (closed loop of o.Connections, open loop of o.Rate).
 func Scenarios(o Options) []Scenario {
 	o = o.withDefaults()
 	connections, rate := o.Connections, o.Rate
@@ -174,6 +182,28 @@ func Scenarios(o Options) []Scenario {
 			Rate:   cacheClusterRate,
 			Keys:   cacheClusterKeys,
 		},
+		{
+			Name: "ratelimit",
+			About: "throughput and proxy CPU per request of a rate-limited route that never denies: " +
+				"no limit, a local limit, global limits (async, strict) on a 3-node cluster",
+			Path:        rateLimitPath,
+			Loop:        LoopRateLimit,
+			Connections: connections,
+			Nodes:       rateLimitNodes,
+			Voters:      rateLimitNodes,
+			Keys:        rateLimitKeys,
+		},
+		{
+			Name: "ratelimit-latency",
+			About: "latency a rate limit that never denies adds at a fixed request rate: " +
+				"no limit, a local limit, global limits (async, strict) on a 3-node cluster",
+			Path:   rateLimitPath,
+			Loop:   LoopRateLimitLatency,
+			Rate:   rate,
+			Nodes:  rateLimitNodes,
+			Voters: rateLimitNodes,
+			Keys:   rateLimitKeys,
+		},
 	}
 }
 
@@ -205,7 +235,7 @@ func (s Scenario) load(url string, d time.Duration, done *atomic.Int64, tr *http
 
 // transport is a connection pool large enough for the scenario's load.
 func (s Scenario) transport() *http.Transport {
-	if s.Loop == LoopOpen {
+	if s.Loop == LoopOpen || s.Loop == LoopRateLimitLatency {
 		return newTransport(defaultMaxWorkers)
 	}
 	return newTransport(s.Connections)
@@ -229,7 +259,12 @@ func (s Scenario) validate() error {
 		return fmt.Errorf("scenario %s: needs connections and a path", s.Name)
 	case s.Loop == LoopCacheCluster && (s.Nodes < 2 || s.Voters < 1 || s.Voters > s.Nodes || s.Rate <= 0 || s.Keys <= 0 || s.Path == ""):
 		return fmt.Errorf("scenario %s: needs 2 nodes or more, 1 to nodes voters, a rate, keys and a path", s.Name)
-	case !slices.Contains([]Loop{LoopClosed, LoopOpen, LoopCluster, LoopProtocols, LoopWAN, LoopCache, LoopCacheCluster}, s.Loop):
+	case (s.Loop == LoopRateLimit || s.Loop == LoopRateLimitLatency) && (s.Nodes < 2 || s.Voters < 1 || s.Voters > s.Nodes || s.Keys <= 0 || s.Path == ""):
+		return fmt.Errorf("scenario %s: needs 2 nodes or more, 1 to nodes voters, keys and a path", s.Name)
+	case s.Loop == LoopRateLimit && s.Connections <= 0, s.Loop == LoopRateLimitLatency && s.Rate <= 0:
+		return fmt.Errorf("scenario %s: needs connections (closed loop) or a rate (open loop)", s.Name)
+	case !slices.Contains([]Loop{LoopClosed, LoopOpen, LoopCluster, LoopProtocols, LoopWAN, LoopCache, LoopCacheCluster,
+		LoopRateLimit, LoopRateLimitLatency}, s.Loop):
 		return fmt.Errorf("scenario %s: unknown loop %q", s.Name, s.Loop)
 	}
 	return nil
