@@ -34,6 +34,8 @@ func (n *Node) adminHandler(token string) http.Handler {
 	mux.Handle("PUT /config", n.authed(token, http.HandlerFunc(n.handlePutConfig)))
 	mux.Handle("GET /metrics", n.authed(token, promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{})))
 	mux.Handle("POST /cache/purge", n.authed(token, http.HandlerFunc(n.handlePurge)))
+	mux.Handle("GET /consumers/{name}/usage", n.authed(token, http.HandlerFunc(n.handleUsage)))
+	mux.Handle("POST /consumers/{name}/usage/reset", n.authed(token, http.HandlerFunc(n.handleUsageReset)))
 	mux.Handle("GET /cluster/members", n.authed(token, http.HandlerFunc(n.handleMembers)))
 	mux.Handle("GET /cluster/status", n.authed(token, http.HandlerFunc(n.handleClusterStatus)))
 	// Profiling for operators (CPU, heap, goroutines), behind the token.

@@ -76,17 +76,8 @@ func (o *owners) Owner(key, scope string) (string, bool) {
 	if c == nil {
 		return "", true
 	}
-	r := c.Ring()
-	v := o.view.Load()
-	if v == nil || v.ring != r {
-		v = &ownerView{ring: r, peers: map[string]string{}}
-		for _, m := range c.Members() {
-			if m.PeerAddr != "" {
-				v.peers[m.Name] = m.PeerAddr
-			}
-		}
-		o.view.Store(v)
-	}
+	v := peerView(c, &o.view)
+	r := v.ring
 	if scope == cache.ScopeRegion {
 		r = r.Scope(o.region)
 	}
@@ -99,6 +90,25 @@ func (o *owners) Owner(key, scope string) (string, bool) {
 		return "", true // no address yet: serve it here
 	}
 	return addr, false
+}
+
+// peerView returns the cluster's ring with its members' peer addresses,
+// cached in *cached and rebuilt only when the ring changes. Safe for
+// concurrent use: racing rebuilds store equal views.
+func peerView(c *cluster.Cluster, cached *atomic.Pointer[ownerView]) *ownerView {
+	r := c.Ring()
+	v := cached.Load()
+	if v != nil && v.ring == r {
+		return v
+	}
+	v = &ownerView{ring: r, peers: map[string]string{}}
+	for _, m := range c.Members() {
+		if m.PeerAddr != "" {
+			v.peers[m.Name] = m.PeerAddr
+		}
+	}
+	cached.Store(v)
+	return v
 }
 
 // peerTransport is the cluster's authenticated transport, looked up per
@@ -117,6 +127,7 @@ func (t peerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (n *Node) peerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/cache/v1/", n.cache.PeerHandler())
+	mux.Handle("/limiter/v1/", n.limits.PeerHandler())
 	return mux
 }
 

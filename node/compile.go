@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portico-gw/portico/node/config"
 	"github.com/portico-gw/portico/node/observe"
 	"github.com/portico-gw/portico/node/proxy"
@@ -47,11 +49,12 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 		created = append(created, u)
 		p.upstreams[uc.Name] = u
 	}
+	p.consumers = compileConsumers(&snap.Gateway)
 	if p.router, err = route.New(snap.Gateway.Routes); err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
 	for _, rc := range snap.Gateway.Routes {
-		rs, err := n.compileRoute(snap, rc, p.upstreams[rc.Upstream])
+		rs, err := n.compileRoute(snap, rc, p.upstreams[rc.Upstream], p.consumers)
 		if err != nil {
 			return nil, fmt.Errorf("build route %q: %w", rc.Name, err)
 		}
@@ -63,13 +66,15 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 	return p, nil
 }
 
-func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Upstream) (*routeStage, error) {
+func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Upstream, consumers *consumerTable) (*routeStage, error) {
 	rs := &routeStage{
 		name:     rc.Name,
 		upstream: rc.Upstream,
 		maxBody:  rc.MaxBodyBytes.Bytes(),
 		strip:    rc.StripPrefix,
 		metrics:  n.metrics.Route(rc.Name),
+		auth:     compileAuth(rc.Auth, consumers),
+		limits:   compileRules("route\x00"+rc.Name, rc.RateLimits),
 	}
 	if rs.maxBody <= 0 {
 		rs.maxBody = snap.Node.Server.MaxBodyBytes.Bytes()
@@ -172,6 +177,7 @@ func (n *Node) dropMetrics(old, next *pipeline) {
 	for _, rs := range old.routes {
 		if !keep[rs.name] {
 			n.metrics.DropRoute(rs.name)
+			n.limitMetrics.requests.DeletePartialMatch(prometheus.Labels{"route": rs.name})
 		}
 	}
 	for name := range old.upstreams {

@@ -19,6 +19,7 @@ import (
 	"github.com/portico-gw/portico/cache"
 	"github.com/portico-gw/portico/cluster"
 	"github.com/portico-gw/portico/edge"
+	"github.com/portico-gw/portico/limiter"
 	"github.com/portico-gw/portico/node/config"
 	"github.com/portico-gw/portico/node/observe"
 )
@@ -58,6 +59,10 @@ type Config struct {
 	// TuneCluster, if not nil, adjusts the cluster config before it
 	// starts (tests shrink gossip and Raft timings).
 	TuneCluster func(*cluster.Config)
+	// TuneLimiter, if not nil, adjusts the limiter config before it is
+	// built (tests stretch DecisionTimeout or turn off the background
+	// sync and call Limiter().Flush).
+	TuneLimiter func(*limiter.Config)
 }
 
 // Node is one gateway node. Create it with New, then Start it; Shutdown
@@ -95,6 +100,14 @@ type Node struct {
 	// cache is the node's share of the response cache (owner and near
 	// tiers), shared by every pipeline.
 	cache *cache.Cache
+	// limits decides rate limits and quotas (local and cluster-global),
+	// shared by every pipeline; ipGuard is node.server.ip_rate_limit (nil
+	// when off), checked before routing. Both live as long as the node:
+	// node.server changes need a restart.
+	limits  *limiter.Limiter
+	ipGuard *limiter.IPGuard
+	// limitMetrics count rate limit decisions per route and policy.
+	limitMetrics *limitMetrics
 
 	// Cluster mode (nil cluster: a single node).
 	cluster      *cluster.Cluster
@@ -149,10 +162,16 @@ func New(cfg Config) (*Node, error) {
 		_ = log.Close()
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	if err := n.newLimits(snap.Node); err != nil {
+		_ = log.Close()
+		_ = n.cache.Close()
+		return nil, fmt.Errorf("limiter: %w", err)
+	}
 	p, err := n.compile(snap, nil, log)
 	if err != nil {
 		_ = log.Close()
 		_ = n.cache.Close()
+		_ = n.limits.Close()
 		return nil, err
 	}
 	n.pipe.Store(p)
@@ -272,6 +291,9 @@ func addrOf(ln net.Listener) string {
 // Snapshot returns the config snapshot the node serves now.
 func (n *Node) Snapshot() *config.Snapshot { return n.pipe.Load().snap }
 
+// Limiter is the node's rate limiter (tests step it with Flush).
+func (n *Node) Limiter() *limiter.Limiter { return n.limits }
+
 // Registry is the node's Prometheus registry (served on admin /metrics).
 func (n *Node) Registry() *prometheus.Registry { return n.reg }
 
@@ -296,6 +318,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	} else {
 		n.closeEdgeListeners()
 	}
+	// The limiter sends its last hits and quota counters to their owners
+	// over the cluster, so it closes while the cluster still runs.
+	errs = append(errs, n.limits.Close())
 	if n.cluster != nil {
 		errs = append(errs, n.cluster.Shutdown(ctx))
 	}

@@ -25,6 +25,7 @@ type pipeline struct {
 	upstreams map[string]*proxy.Upstream
 	trusted   []netip.Prefix
 	log       *observe.AccessLog
+	consumers *consumerTable
 }
 
 // routeStage is one route's compiled stages.
@@ -36,6 +37,10 @@ type routeStage struct {
 	rewrite  *route.Template
 	proxy    http.Handler
 	metrics  *observe.RouteMetrics
+	// auth identifies consumers (nil: the route has no auth); limits
+	// are the route's own rate limits.
+	auth   *routeAuth
+	limits []limitRule
 }
 
 // exchange is the per-request state shared by the pipeline's stages
@@ -49,6 +54,23 @@ type exchange struct {
 	upstreamDur  time.Duration
 	retries      int
 	errSlug      string
+	who          identity   // the consumer, once authenticated
+	ip           netip.Addr // the client's address, once resolved
+	ipDone       bool
+}
+
+// clientAddr resolves the client's address once per request (trusted
+// proxies respected).
+func (ex *exchange) clientAddr(r *http.Request, p *pipeline) netip.Addr {
+	if !ex.ipDone {
+		ex.ip, ex.ipDone = proxy.ClientIP(r, p.trusted), true
+	}
+	return ex.ip
+}
+
+// clientIP is clientAddr as text ("invalid IP" when there is none).
+func (ex *exchange) clientIP(r *http.Request, p *pipeline) string {
+	return ex.clientAddr(r, p).String()
 }
 
 type exchangeKey struct{}
@@ -58,9 +80,9 @@ func exchangeOf(r *http.Request) *exchange {
 	return ex
 }
 
-// ServeHTTP runs a request through the current pipeline: request id,
-// path normalization, route match, body limit, upstream, then metrics and
-// the access log.
+// ServeHTTP runs a request through the current pipeline: request id, IP
+// guard, path normalization, route match, body limit, authentication,
+// rate limits, upstream, then metrics and the access log.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := n.pipe.Load()
 	ex := &exchange{start: n.now(), id: n.requestID(r)}
@@ -72,6 +94,9 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The id's one-element slice is shared by the request and the
 	// response headers: nothing mutates it, and it saves an allocation.
 	w.Header()["X-Request-Id"] = r.Header["X-Request-Id"]
+	if !n.guardIP(rec, r, p, ex) {
+		return
+	}
 	path, err := route.Normalize(r.URL.EscapedPath())
 	if err != nil {
 		n.fail(rec, ex, probBadPath)
@@ -103,7 +128,15 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		ex.upstreamPath = path
 	}
+	// From here r is the pipeline's own copy: authentication may
+	// replace its URL to drop a credential from the query.
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
+	if rs.auth != nil && !n.authenticate(rec, r, rs.auth, ex) {
+		return
+	}
+	if !n.applyLimits(rec, r, p, rs, ex) {
+		return
+	}
 	rs.proxy.ServeHTTP(rec, r)
 }
 
@@ -197,7 +230,7 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 		Target:           ex.target,
 		UpstreamDuration: ex.upstreamDur,
 		Retries:          ex.retries,
-		ClientIP:         proxy.ClientIP(r, p.trusted).String(),
+		ClientIP:         ex.clientIP(r, p),
 		UserAgent:        r.UserAgent(),
 		Error:            ex.errSlug,
 	})

@@ -36,6 +36,12 @@ var (
 	probClientGone  = problem{499, "client-closed-request", "Client closed request", "The client went away before the response was ready."}
 	probBodyAborted = problem{http.StatusBadRequest, "bad-request-body", "Bad request body", "The request body could not be read."}
 	probSlowBody    = problem{http.StatusRequestTimeout, "request-timeout", "Request body too slow", "The request body arrived slower than the minimum rate."}
+
+	probNoCredentials  = problem{http.StatusUnauthorized, "credentials-missing", "Unauthorized", "This route needs an API key."}
+	probBadCredentials = problem{http.StatusUnauthorized, "credentials-invalid", "Unauthorized", "The API key is not known."}
+	probRateLimited    = problem{http.StatusTooManyRequests, "rate-limited", "Too many requests", "A rate limit of this route or consumer is exceeded; retry after the Retry-After delay. The RateLimit headers say which and when."}
+	probQuotaExceeded  = problem{http.StatusTooManyRequests, "quota-exceeded", "Quota exceeded", "The consumer's plan quota for this period is used up; Retry-After says when the next period starts."}
+	probIPRateLimited  = problem{http.StatusTooManyRequests, "ip-rate-limited", "Too many requests", "This client address sends more requests than the gateway admits per address; retry after the Retry-After delay."}
 )
 
 // statusOf decides the HTTP status (as a problem) of a pipeline error. It

@@ -218,7 +218,7 @@ func (n *Node) warnRestartNeeded(old, next config.Node) {
 	if old.DataDir != next.DataDir {
 		changed = append(changed, "node.data_dir")
 	}
-	if old.Server != next.Server {
+	if !reflect.DeepEqual(old.Server, next.Server) { // pointers inside (min_body_rate, ip_rate_limit)
 		changed = append(changed, "node.server")
 	}
 	if old.Name != next.Name {

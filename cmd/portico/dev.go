@@ -30,6 +30,10 @@ var devConfig []byte
 // devNodes is the size of the dev cluster.
 const devNodes = 3
 
+// devAPIKey is the demo consumer's API key; dev.yaml holds its hash. It is
+// public: for the tour only.
+const devAPIKey = "portico-demo-key-not-a-secret"
+
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portico dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -155,13 +159,15 @@ func nthPort(addr string, n int) string {
 }
 
 // waitClusterConfig waits (up to 30 s) until every node serves the
-// cluster's first config, so the printed commands show a settled cluster.
+// cluster's first config and sees every other node on its ring, so the
+// printed commands show a settled cluster (global limits and quotas are
+// counted by each key's owner on the ring).
 func waitClusterConfig(ctx context.Context, ns []*node.Node, stderr io.Writer) {
 	deadline := time.Now().Add(30 * time.Second)
 	for ctx.Err() == nil && time.Now().Before(deadline) {
 		ready := true
 		for _, n := range ns {
-			if n.Snapshot().Version < 1 {
+			if n.Snapshot().Version < 1 || n.Cluster() != nil && n.Cluster().Ring().Len() < len(ns) {
 				ready = false
 			}
 		}
@@ -255,6 +261,19 @@ every node answers from that copy (see Cache-Status and Age):
   curl -i http://%s/cache/60
   bin/portico purge --prefix http://127.0.0.1/cache/
 `, ns[0].EdgeAddr(), last)
+	fmt.Fprintf(w, `
+Rate limits, counted by the whole cluster: /limited/ admits 5 requests a second
+per client address (burst 5), whichever node they reach. Watch the 429s arrive;
+every answer carries RateLimit-Policy and RateLimit, a 429 also Retry-After:
+  for i in $(seq 12); do curl -s -o /dev/null -w '%%{http_code} ' http://%s/limited/hi; done; echo
+  curl -i http://%s/limited/hi
+
+API keys, consumers and plans: consumer "demo" is on plan "starter" (2 a second,
+burst 4, 1000 a day). This key is for the demo only (bin/portico apikey makes real ones):
+  curl -i -H 'X-API-Key: %s' http://%s/partner/hello
+  bin/portico usage demo
+  bin/portico usage demo --reset
+`, ns[0].EdgeAddr(), last, devAPIKey, ns[0].EdgeAddr())
 	gw := localhost(ns[0].TLSAddr())
 	fmt.Fprintf(w, `
 HTTPS on the same nodes: HTTP/1.1 and HTTP/2 over TLS, HTTP/3 over QUIC on the

@@ -28,8 +28,12 @@ Usage:
   portico cluster status          leader, term, voters, non-voters, config version per node
   portico purge --key K | --prefix URL | --tag T
                                   remove cached responses on every live node
+  portico usage CONSUMER [--reset]
+                                  a consumer's quota usage this period (--reset: back to zero)
   portico keygen                  print a new cluster key (node.cluster.gossip_key)
-                                  (members, cluster, purge and config diff/apply take --admin ADDR
+  portico apikey                  print a new API key for a consumer, and the sha256:... hash
+                                  that goes in consumers[].api_keys (the key itself is never stored)
+                                  (members, cluster, purge, usage and config diff/apply take --admin ADDR
                                   and --token-file FILE; defaults: 127.0.0.1:9901 and the
                                   dev cluster's token file; $PORTICO_ADMIN_TOKEN wins)
   portico demo-upstream --listen ADDR
@@ -76,8 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCluster(args[1:], stdout, stderr)
 	case "purge":
 		return cmdPurge(args[1:], stdout, stderr)
+	case "usage":
+		return cmdUsage(args[1:], stdout, stderr)
 	case "keygen":
 		return cmdKeygen(stdout, stderr)
+	case "apikey":
+		return cmdAPIKey(stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "portico %s\n", version)
 		return 0

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -88,12 +91,17 @@ func TestDevTourAnswers(t *testing.T) {
 		done <- run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, pw, io.Discard)
 		pw.Close()
 	}()
-	type try struct{ url, token, ca, proto string }
+	type try struct{ url, token, ca, proto, apiKey string }
 	var tries []try
+	var loops []loop
 	var adminAddr string
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
+		if m := loopRe.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			loops = append(loops, loop{n, m[2]})
+		}
 		if strings.HasPrefix(line, "curl ") {
 			f := strings.Fields(line)
 			u := f[len(f)-1]
@@ -101,6 +109,9 @@ func TestDevTourAnswers(t *testing.T) {
 				u = "ws" + strings.TrimPrefix(u, "http")
 			}
 			tr := try{url: u}
+			if m := apiKeyRe.FindStringSubmatch(line); m != nil {
+				tr.apiKey = m[1]
+			}
 			for i, a := range f {
 				switch {
 				case a == "--cacert" && i+1 < len(f):
@@ -132,6 +143,37 @@ func TestDevTourAnswers(t *testing.T) {
 		t.Fatalf("dev printed %d URLs (admin %q), want the whole tour", len(tries), adminAddr)
 	}
 	cacheTries := 0
+	if len(loops) == 0 {
+		t.Error("the tour shows no rate limit loop")
+	}
+	for _, l := range loops {
+		t.Run("loop "+l.url, func(t *testing.T) {
+			// The loop's requests arrive well above 5 a second: some 429s,
+			// each with its headers.
+			limited := 0
+			for range l.n {
+				res, err := http.Get(l.url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				h := res.Header
+				if h.Get("RateLimit") == "" || h.Get("RateLimit-Policy") == "" {
+					t.Errorf("%d answer without RateLimit headers", res.StatusCode)
+				}
+				if res.StatusCode == 429 {
+					limited++
+					if h.Get("Retry-After") == "" || h.Get("Content-Type") != "application/problem+json" {
+						t.Errorf("429 without Retry-After or problem+json: %v", h)
+					}
+				}
+			}
+			if limited == 0 {
+				t.Errorf("%d requests to %s, none answered 429", l.n, l.url)
+			}
+		})
+	}
 	for _, tr := range tries {
 		t.Run(tr.url, func(t *testing.T) {
 			if strings.HasPrefix(tr.url, "ws://") {
@@ -145,6 +187,9 @@ func TestDevTourAnswers(t *testing.T) {
 			req, _ := http.NewRequest("GET", tr.url, nil)
 			if tr.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tr.token)
+			}
+			if tr.apiKey != "" {
+				req.Header.Set("X-API-Key", tr.apiKey)
 			}
 			client := http.DefaultClient
 			if tr.ca != "" {
@@ -165,6 +210,16 @@ func TestDevTourAnswers(t *testing.T) {
 			want := 200
 			if strings.Contains(tr.url, "/status/418") {
 				want = 418
+			}
+			if strings.Contains(tr.url, "/limited/") {
+				// Shown after the loop that spends the limit: 429 or,
+				// a moment later, 200; headers either way.
+				if res.StatusCode == 429 {
+					want = 429
+				}
+				if res.Header.Get("RateLimit") == "" || res.Header.Get("RateLimit-Policy") == "" {
+					t.Errorf("GET %s: no RateLimit headers", tr.url)
+				}
 			}
 			if res.StatusCode != want {
 				t.Errorf("GET %s = %d, want %d", tr.url, res.StatusCode, want)
@@ -190,6 +245,34 @@ func TestDevTourAnswers(t *testing.T) {
 		// The owner's entry and the near copies of the nodes that asked.
 		if !regexp.MustCompile(`purged [23] entries`).MatchString(out.String()) || strings.Count(out.String(), "dev-") != 3 {
 			t.Errorf("purge output %q, want the owner's entry and near copies removed and all 3 nodes answering", out.String())
+		}
+	})
+	t.Run("usage", func(t *testing.T) {
+		// The tour's one request with the demo key; async counts reach the
+		// owner within a sync interval. A first quota decision that timed
+		// out at the asking node (10ms, a busy test machine) may count
+		// twice: the limiter errs on the strict side.
+		var out bytes.Buffer
+		used := regexp.MustCompile(`starter/day: [12] of 1000 used`)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out.Reset()
+			if run(ctx, []string{"usage", "demo", "--admin", adminAddr}, &out, &out) == 0 && used.MatchString(out.String()) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("usage demo, after the tour's one request with the key:\n%s", out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		out.Reset()
+		if code := run(ctx, []string{"usage", "demo", "--reset", "--admin", adminAddr}, &out, &out); code != 0 ||
+			!strings.Contains(out.String(), "starter/day: 0 of 1000 used") {
+			t.Errorf("usage --reset: exit %d:\n%s", code, out.String())
+		}
+		out.Reset()
+		if code := run(ctx, []string{"usage", "nobody", "--admin", adminAddr}, &out, &out); code != 1 || !strings.Contains(out.String(), "404") {
+			t.Errorf("usage of an unknown consumer: exit %d, want 1 with a 404:\n%s", code, out.String())
 		}
 	})
 	t.Run("members and cluster status", func(t *testing.T) {
@@ -232,6 +315,38 @@ func TestDevTourAnswers(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("dev exit code = %d, want 0", code)
+	}
+}
+
+// loop is a tour line "for i in $(seq N); do curl ... URL; done".
+type loop struct {
+	n   int
+	url string
+}
+
+var (
+	loopRe   = regexp.MustCompile(`^for i in \$\(seq (\d+)\); do curl .* (http://\S+); done`)
+	apiKeyRe = regexp.MustCompile(`-H 'X-API-Key: ([^']+)'`)
+)
+
+// TestAPIKeyCommand: apikey prints a fresh key and its config hash.
+func TestAPIKeyCommand(t *testing.T) {
+	var a, b bytes.Buffer
+	if code := run(context.Background(), []string{"apikey"}, &a, &a); code != 0 {
+		t.Fatalf("apikey: exit %d\n%s", code, a.String())
+	}
+	run(context.Background(), []string{"apikey"}, &b, &b)
+	re := regexp.MustCompile(`(?m)^key:  ([A-Za-z0-9_-]{43})\nhash: (sha256:[0-9a-f]{64})$`)
+	m := re.FindStringSubmatch(a.String())
+	if m == nil {
+		t.Fatalf("apikey output lacks key and hash lines:\n%s", a.String())
+	}
+	sum := sha256.Sum256([]byte(m[1]))
+	if want := "sha256:" + hex.EncodeToString(sum[:]); m[2] != want {
+		t.Errorf("hash %s, want %s (SHA-256 of the key)", m[2], want)
+	}
+	if mb := re.FindStringSubmatch(b.String()); mb == nil || mb[1] == m[1] {
+		t.Errorf("two runs printed the same key or no key")
 	}
 }
 
