@@ -169,4 +169,7 @@ func TestAPIKeyConsumers(t *testing.T) {
 	if l := log.String(); strings.Contains(l, bobKey) || strings.Contains(l, aliceKey) {
 		t.Errorf("an API key is in the access log:\n%s", l)
 	}
+	if l := log.String(); !strings.Contains(l, `"consumer":"alice"`) {
+		t.Errorf("the access log names no consumer alice:\n%s", l)
+	}
 }

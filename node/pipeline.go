@@ -232,6 +232,7 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 		Retries:          ex.retries,
 		ClientIP:         ex.clientIP(r, p),
 		UserAgent:        r.UserAgent(),
+		Consumer:         ex.who.name(),
 		Error:            ex.errSlug,
 	})
 }

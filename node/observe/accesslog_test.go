@@ -115,7 +115,7 @@ func TestAccessLog_file(t *testing.T) {
 	if got, want := lines[0]["path"], sampleEntry().Path; got != want {
 		t.Errorf("path = %q, want %q", got, want)
 	}
-	if got, want := len(lines[3]), 19; got != want {
+	if got, want := len(lines[3]), 20; got != want {
 		t.Errorf("line 4 has %d fields, want all %d", got, want)
 	}
 	fi, err := os.Stat(path)

@@ -45,6 +45,8 @@ type Entry struct {
 	// ClientIP is the client address after trusted-proxy resolution.
 	ClientIP  string
 	UserAgent string
+	// Consumer is the authenticated consumer's name; empty when anonymous.
+	Consumer string
 	// Error is a short, stable code such as the problem slug
 	// ("upstream-timeout", "no-route"); never a Go error string, which may
 	// carry addresses or internals. Empty on success.
@@ -80,6 +82,7 @@ func appendEntry(b []byte, e *Entry, t time.Time) []byte {
 	b = append(b, `,"retries":`...)
 	b = strconv.AppendInt(b, int64(e.Retries), 10)
 	b = appendStringField(b, `,"client_ip":`, e.ClientIP)
+	b = appendStringField(b, `,"consumer":`, e.Consumer)
 	b = appendStringField(b, `,"user_agent":`, e.UserAgent)
 	b = appendStringField(b, `,"error":`, e.Error)
 	return append(b, "}\n"...)

@@ -112,6 +112,7 @@ func sampleEntry() *Entry {
 		UpstreamDuration: 10 * time.Millisecond,
 		Retries:          1,
 		ClientIP:         "192.0.2.7",
+		Consumer:         "acme",
 		UserAgent:        "curl/8.5\t(\u2028)",
 		Error:            "",
 	}
@@ -146,6 +147,7 @@ func TestAppendEntry(t *testing.T) {
 		"retries":     1.0,
 		"client_ip":   "192.0.2.7",
 		"user_agent":  "curl/8.5\t(\u2028)",
+		"consumer":    "acme",
 		"error":       "",
 	}
 	if gk, wk := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)); !slices.Equal(gk, wk) {
