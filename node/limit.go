@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -305,9 +307,12 @@ func (n *Node) applyLimits(w http.ResponseWriter, r *http.Request, p *pipeline, 
 		}
 		return true
 	}
+	// One backing array for both values, canonical keys made once, and
+	// the policy's value cached: the limit stage's allocations per request.
+	vals := make([]string, 2)
+	vals[0], vals[1] = n.policyHeader(d), d.RateLimitHeader()
 	h := w.Header()
-	h.Set(limiter.HeaderPolicy, d.PolicyHeader())
-	h.Set(limiter.HeaderRateLimit, d.RateLimitHeader())
+	h[hdrPolicy], h[hdrRateLimit] = vals[0:1:1], vals[1:2:2]
 	if d.Allowed {
 		n.limitMetrics.requests.WithLabelValues(rs.name, d.Policy, "allowed").Inc()
 		return true
@@ -320,6 +325,33 @@ func (n *Node) applyLimits(w http.ResponseWriter, r *http.Request, p *pipeline, 
 	}
 	n.fail(w, ex, prob)
 	return false
+}
+
+// Canonical forms of the RateLimit header names (Header.Set would
+// canonicalize them on every call).
+var (
+	hdrPolicy    = textproto.CanonicalMIMEHeaderKey(limiter.HeaderPolicy)
+	hdrRateLimit = textproto.CanonicalMIMEHeaderKey(limiter.HeaderRateLimit)
+)
+
+// policyKey identifies a RateLimit-Policy value: it depends on nothing
+// else.
+type policyKey struct {
+	name   string
+	limit  int64
+	window time.Duration
+}
+
+// policyHeader returns d's RateLimit-Policy value, formatted once per
+// policy (a config has a handful; reloads add a few more at most).
+func (n *Node) policyHeader(d limiter.Decision) string {
+	k := policyKey{d.Policy, d.Limit, d.Window}
+	if v, ok := n.policyHeaders.Load(k); ok {
+		return v.(string)
+	}
+	v := d.PolicyHeader()
+	n.policyHeaders.Store(k, v)
+	return v
 }
 
 // guardIP applies node.server.ip_rate_limit, before routing. It returns

@@ -97,6 +97,9 @@ type Node struct {
 	wg       sync.WaitGroup
 	errc     chan error
 
+	// policyHeaders caches RateLimit-Policy values by policyKey.
+	policyHeaders sync.Map
+
 	// cache is the node's share of the response cache (owner and near
 	// tiers), shared by every pipeline.
 	cache *cache.Cache
