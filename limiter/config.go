@@ -62,8 +62,10 @@ type Config struct {
 	// batch per owner, and views come back. (Optional) Defaults to 50ms;
 	// negative disables the background sync (tests call Flush).
 	SyncInterval time.Duration
-	// BatchWindow is how long a strict decision waits for others to the
-	// same owner before its batch is sent. (Optional) Defaults to 500µs.
+	// BatchWindow bounds how long a strict decision waits to join a
+	// batch while earlier batches to the same owner are still out; a
+	// decision with none ahead of it leaves at once. (Optional) Defaults
+	// to 500µs.
 	BatchWindow time.Duration
 	// BatchMax sends a strict batch early when it holds this many
 	// decisions. (Optional) Defaults to 64.

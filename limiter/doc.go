@@ -55,8 +55,10 @@
 // keeps the debt (up to 2 bursts ahead), so the long-run rate stays
 // close to the limit. Quotas ask the owner (strict) for a key's first
 // decision on a node, so a fresh view never stands for a full period.
-// Strict mode: every decision goes to the owner, batched per owner for
-// up to BatchWindow or BatchMax items: exact, one extra hop.
+// Strict mode: every decision goes to the owner; a decision with nothing
+// ahead of it leaves at once, and those that arrive while earlier batches
+// to the same owner are out gather into one request (at most BatchMax
+// items or BatchWindow): exact, one extra hop.
 //
 // # Faults
 //

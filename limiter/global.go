@@ -18,8 +18,8 @@ import (
 // was queued since the batch left.
 //
 // Strict: every decision is sent to the owner, which applies the
-// algorithm; decisions for the same owner wait up to BatchWindow (or
-// BatchMax of them) and go in one POST /limiter/v1/decide.
+// algorithm; decisions for the same owner that arrive while earlier ones
+// are on their way gather into one POST /limiter/v1/decide (batcher.run).
 
 // pendingHit is the units queued for one key.
 type pendingHit struct {
@@ -188,40 +188,79 @@ func (l *Limiter) batcher(peer string) *batcher {
 	return b
 }
 
-// run collects a batch: the first call, then more until BatchWindow has
-// passed or BatchMax are waiting, and sends it in a goroutine of its own
-// so that the next batch can gather meanwhile.
+// maxInflight is how many batches may be on their way to one owner at
+// once; further decisions gather into the next batch meanwhile.
+const maxInflight = 2
+
+// run sends strict decisions as they come, batching by need rather than
+// by clock (Nagle-style): a decision with no batch ahead of it leaves at
+// once, with whatever is already queued; while maxInflight batches are
+// out, new decisions gather (up to BatchMax, or BatchWindow at most) and
+// leave when one returns. So a lone decision pays one round trip and no
+// window, and a busy owner gets few, large batches.
 func (b *batcher) run() {
 	defer b.l.wg.Done()
 	stop := b.l.ctx.Done()
+	sent := make(chan struct{}, maxInflight+1) // a batch came back
+	inflight := 0
 	for {
 		var batch []*strictCall
 		select {
 		case c := <-b.in:
 			batch = append(batch, c)
+		case <-sent:
+			inflight--
+			continue
 		case <-stop:
 			return
 		}
-		t := time.NewTimer(b.l.cfg.BatchWindow)
-	gather:
-		for len(batch) < b.l.cfg.BatchMax {
-			select {
-			case c := <-b.in:
-				batch = append(batch, c)
-			case <-t.C:
-				break gather
-			case <-stop:
-				break gather
-			}
+		batch = b.drain(batch)
+		if inflight >= maxInflight && len(batch) < b.l.cfg.BatchMax {
+			batch, inflight = b.gather(batch, inflight, sent, stop)
 		}
-		t.Stop()
+		inflight++
 		b.l.wg.Add(1)
-		go b.send(batch)
+		go b.send(batch, sent)
 	}
 }
 
-func (b *batcher) send(batch []*strictCall) {
+// drain adds the decisions already queued, up to BatchMax, without
+// waiting.
+func (b *batcher) drain(batch []*strictCall) []*strictCall {
+	for len(batch) < b.l.cfg.BatchMax {
+		select {
+		case c := <-b.in:
+			batch = append(batch, c)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// gather grows batch while the owner is busy: until a batch comes back,
+// BatchMax are waiting, BatchWindow passes or the Limiter closes.
+func (b *batcher) gather(batch []*strictCall, inflight int, sent <-chan struct{}, stop <-chan struct{}) ([]*strictCall, int) {
+	t := time.NewTimer(b.l.cfg.BatchWindow)
+	defer t.Stop()
+	for len(batch) < b.l.cfg.BatchMax {
+		select {
+		case c := <-b.in:
+			batch = append(batch, c)
+		case <-sent:
+			return b.drain(batch), inflight - 1
+		case <-t.C:
+			return batch, inflight
+		case <-stop:
+			return batch, inflight
+		}
+	}
+	return batch, inflight
+}
+
+func (b *batcher) send(batch []*strictCall, sent chan<- struct{}) {
 	defer b.l.wg.Done()
+	defer func() { sent <- struct{}{} }()
 	items := make([]wireItem, len(batch))
 	for i, c := range batch {
 		items[i] = c.item
