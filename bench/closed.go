@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -82,40 +81,23 @@ func (c ClosedLoop) Run(ctx context.Context) (*Result, error) {
 	// connection busy, back to back.
 	client := &http.Client{Transport: tr, Timeout: c.Timeout}
 	var (
-		sent     atomic.Int64
-		turn     atomic.Uint64 // the next of Headers to send
-		wg       sync.WaitGroup
-		results  = make([]*Result, c.Connections)
-		start    = time.Now()
-		deadline = start.Add(c.Duration)
+		sent atomic.Int64
+		turn atomic.Uint64 // the next of Headers to send
 	)
-	for i := range results {
+	start := time.Now()
+	deadline := start.Add(c.Duration)
+	return runWorkers(ctx, "closed loop", c.Connections, start, func(_ int, res *Result) func(context.Context) {
 		w := &closedWorker{
 			loop:   &c,
 			client: client,
 			req:    req.Clone(ctx),
-			res:    newResult(),
+			res:    res,
 			sent:   &sent,
 			turn:   &turn,
 			finish: deadline,
 		}
-		results[i] = w.res
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.run(ctx)
-		}()
-	}
-	wg.Wait()
-	total := newResult()
-	for _, r := range results {
-		total.merge(r)
-	}
-	total.Elapsed = time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return total, fmt.Errorf("closed loop: %w", err)
-	}
-	return total, nil
+		return w.run
+	})
 }
 
 // closedWorker has one request in flight at a time and its own result, so

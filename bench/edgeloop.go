@@ -138,32 +138,12 @@ func (l EdgeLoop) withDefaults() EdgeLoop {
 // measured so far with ctx's error.
 func (l EdgeLoop) Run(ctx context.Context) (*Result, error) {
 	l = l.withDefaults()
-	var (
-		wg       sync.WaitGroup
-		workers  = len(l.pool.slots) * l.Streams
-		results  = make([]*Result, workers)
-		start    = time.Now()
-		deadline = start.Add(l.Duration)
-	)
-	for i := range results {
-		w := &edgeWorker{loop: &l, slot: i / l.Streams, res: newResult(), finish: deadline}
-		results[i] = w.res
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.run(ctx)
-		}()
-	}
-	wg.Wait()
-	total := newResult()
-	for _, r := range results {
-		total.merge(r)
-	}
-	total.Elapsed = time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return total, fmt.Errorf("edge loop: %w", err)
-	}
-	return total, nil
+	start := time.Now()
+	deadline := start.Add(l.Duration)
+	return runWorkers(ctx, "edge loop", len(l.pool.slots)*l.Streams, start, func(i int, res *Result) func(context.Context) {
+		w := &edgeWorker{loop: &l, slot: i / l.Streams, res: res, finish: deadline}
+		return w.run
+	})
 }
 
 // edgeWorker keeps one request in flight on its slot's connection.
