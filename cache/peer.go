@@ -78,6 +78,13 @@ type peerMark struct {
 
 type markKey struct{}
 
+// FromPeer reports whether ctx belongs to a request the cache itself
+// issued through Config.Dispatch: a fill a peer asked this node for, or a
+// background refresh. Such a request was admitted (authenticated, limited)
+// where it first arrived, so the pipeline may trust what that node put in
+// it. Clients cannot set the mark.
+func FromPeer(ctx context.Context) bool { return markOf(ctx) != nil }
+
 func markOf(ctx context.Context) *peerMark {
 	m, _ := ctx.Value(markKey{}).(*peerMark)
 	return m

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/portico-gw/portico/cache"
 	"github.com/portico-gw/portico/limiter"
 	"github.com/portico-gw/portico/node/config"
 )
@@ -166,6 +167,7 @@ func cutQueryParam(rq, name string) (value, rest string, found bool) {
 type routeAuth struct {
 	authn     authenticator
 	optional  bool
+	cached    bool   // the route caches: pass the consumer on to owners
 	challenge string // WWW-Authenticate value
 	missing   problem
 }
@@ -190,14 +192,31 @@ func compileAuth(a *config.Auth, table *consumerTable) *routeAuth {
 	return ra
 }
 
+// hdrConsumer carries the consumer from the node that authenticated a
+// request to the owner that fills it from the shared cache (the
+// credentials were removed before the cache saw the request). It is
+// believed only on the cache's own requests (cache.FromPeer), dropped
+// from every client request, and never sent upstream.
+const hdrConsumer = "Portico-Consumer"
+
 // authenticate runs the route's authenticator and puts the identity in
 // the exchange. It returns false when it answered 401: credentials
-// missing (unless optional) or unknown.
-func (n *Node) authenticate(w http.ResponseWriter, r *http.Request, ra *routeAuth, ex *exchange) bool {
+// missing (unless optional) or unknown. A fill the cache sent from the
+// node that authenticated the client carries the consumer instead.
+func (n *Node) authenticate(w http.ResponseWriter, r *http.Request, p *pipeline, ra *routeAuth, ex *exchange) bool {
+	if cache.FromPeer(r.Context()) {
+		if c := p.consumers.byName[r.Header.Get(hdrConsumer)]; c != nil {
+			ex.who = identity{c: c}
+		}
+		return true
+	}
 	id, err := ra.authn.authenticate(r)
 	switch {
 	case err == nil:
 		ex.who = id
+		if ra.cached {
+			r.Header[hdrConsumer] = []string{id.c.name}
+		}
 		return true
 	case errors.Is(err, errNoCredentials) && ra.optional:
 		return true
@@ -221,4 +240,13 @@ func plainText(s string) bool {
 		}
 	}
 	return true
+}
+
+// dropConsumerHeader removes hdrConsumer before next (the proxy): it is
+// for the cache's owner, not for upstreams.
+func dropConsumerHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		delete(r.Header, hdrConsumer)
+		next.ServeHTTP(w, r)
+	})
 }

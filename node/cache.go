@@ -35,13 +35,21 @@ func (n *Node) newCache(nc config.Node) (*cache.Cache, error) {
 	})
 }
 
-// cachePolicy turns a route's cache section into the cache's Policy.
-func cachePolicy(name string, c *config.RouteCache) cache.Policy {
+// cachePolicy turns a route's cache section into the cache's Policy. A
+// route that authenticates always keys entries by consumer: the
+// credential is removed before the cache sees the request, so without it
+// one consumer's answer could be served to another.
+func cachePolicy(rc config.Route) cache.Policy {
+	c := rc.Cache
+	var consumer func(*http.Request) string
+	if rc.Auth != nil || c.Key.Consumer {
+		consumer = consumerOf
+	}
 	return cache.Policy{
-		Route:                name,
+		Route:                rc.Name,
 		TTL:                  c.TTL.D(),
 		Override:             c.Override,
-		Key:                  cache.KeySpec{Headers: c.Key.Headers, Cookies: c.Key.Cookies, IgnoreQuery: c.Key.IgnoreQuery},
+		Key:                  cache.KeySpec{Headers: c.Key.Headers, Cookies: c.Key.Cookies, IgnoreQuery: c.Key.IgnoreQuery, Consumer: consumer},
 		Vary:                 c.Vary,
 		Methods:              c.Methods,
 		Statuses:             c.Statuses,
@@ -53,6 +61,15 @@ func cachePolicy(name string, c *config.RouteCache) cache.Policy {
 		AllowSetCookie:       c.AllowSetCookie,
 		TagHeaders:           c.TagHeaders,
 	}
+}
+
+// consumerOf is the cache key's consumer part: the name the route's
+// authenticator found ("" when anonymous), or "" outside the pipeline.
+func consumerOf(r *http.Request) string {
+	if ex := exchangeOf(r); ex != nil {
+		return ex.who.name()
+	}
+	return ""
 }
 
 // owners is the cache's OwnerPicker over the cluster's ring. The ring

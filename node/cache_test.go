@@ -21,15 +21,19 @@ import (
 // countingUpstream answers /c/NAME with a shared-cacheable body tagged
 // tag-NAME, and counts requests per path.
 type countingUpstream struct {
-	mu   sync.Mutex
-	hits map[string]int
-	down atomic.Bool
+	mu     sync.Mutex
+	hits   map[string]int
+	down   atomic.Bool
+	leaked atomic.Bool // a request arrived with Portico-Consumer
 }
 
 func (u *countingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	u.hits[r.URL.Path]++
 	u.mu.Unlock()
+	if r.Header.Get("Portico-Consumer") != "" || r.Header.Get("X-Api-Key") != "" {
+		u.leaked.Store(true)
+	}
 	if u.down.Load() {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
@@ -211,4 +215,67 @@ routes:
 			}
 		}
 	})
+}
+
+// TestClusterCacheWithAuth: on a route that both authenticates and
+// caches, a non-owner asks the owner for a consumer's entry — the owner
+// must serve the same consumer (not refuse the request whose key the
+// asker already removed), and entries never cross consumers.
+func TestClusterCacheWithAuth(t *testing.T) {
+	up := &countingUpstream{hits: map[string]int{}}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	const aliceKey, bobKey = "alice-key-0123456789", "bob-key-0123456789"
+	gw := fmt.Sprintf(`
+upstreams: [{name: up, targets: [{url: %q}]}]
+consumers:
+  - {name: alice, api_keys: ["%s"]}
+  - {name: bob, api_keys: ["%s"]}
+routes:
+  - name: cached
+    match: {paths: ["/c/{name}"]}
+    upstream: up
+    auth: {api_key: {}}
+    cache: {}
+`, srv.URL, keyHash(aliceKey), keyHash(bobKey))
+	ns := nodetest.StartCluster(t, 3, gw)
+	nodetest.WaitFor(t, 20*time.Second, func() bool {
+		for _, n := range ns {
+			if n.Cluster().Ring().Len() != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	get := func(n *nodetest.Node, path, key string) cachedResp {
+		t.Helper()
+		req, _ := http.NewRequest("GET", n.URL+path, nil)
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("Portico-Consumer", "alice") // a client can't pick its consumer
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return cachedResp{res.StatusCode, string(b), res.Header.Get("Cache-Status")}
+	}
+	// Several paths, so that some are owned by a node other than the one asked.
+	for i := range 6 {
+		path := fmt.Sprintf("/c/p%d", i)
+		for _, n := range ns {
+			for _, key := range []string{aliceKey, bobKey} {
+				if r := get(n, path, key); r.status != 200 {
+					t.Fatalf("GET %s on %s = %d %q (%s), want 200", path, n.Snapshot().Node.Name, r.status, r.body, r.cacheStatus)
+				}
+			}
+		}
+		// One entry per consumer, fetched once each.
+		if got := up.count(path); got != 2 {
+			t.Errorf("upstream saw %d requests for %s, want 2 (one per consumer)", got, path)
+		}
+	}
+	if up.leaked.Load() {
+		t.Error("the upstream saw Portico-Consumer or X-API-Key")
+	}
 }

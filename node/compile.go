@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -103,7 +104,14 @@ func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Up
 	}
 	rs.proxy = h
 	if rc.Cache != nil {
-		if rs.proxy, err = n.cache.Middleware(cachePolicy(rc.Name, rc.Cache), h); err != nil {
+		next := http.Handler(h)
+		if rs.auth != nil {
+			// The consumer travels to the cache's owner in a header
+			// (authenticate); the upstream never sees it.
+			rs.auth.cached = true
+			next = dropConsumerHeader(h)
+		}
+		if rs.proxy, err = n.cache.Middleware(cachePolicy(rc), next); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
 	}

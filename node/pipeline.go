@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-gw/portico/cache"
 	"github.com/portico-gw/portico/node/config"
 	"github.com/portico-gw/portico/node/observe"
 	"github.com/portico-gw/portico/node/proxy"
@@ -94,6 +95,9 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The id's one-element slice is shared by the request and the
 	// response headers: nothing mutates it, and it saves an allocation.
 	w.Header()["X-Request-Id"] = r.Header["X-Request-Id"]
+	if _, ok := r.Header[hdrConsumer]; ok && !cache.FromPeer(r.Context()) {
+		delete(r.Header, hdrConsumer) // only the cache's own requests may carry it
+	}
 	if !n.guardIP(rec, r, p, ex) {
 		return
 	}
@@ -131,7 +135,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// From here r is the pipeline's own copy: authentication may
 	// replace its URL to drop a credential from the query.
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if rs.auth != nil && !n.authenticate(rec, r, rs.auth, ex) {
+	if rs.auth != nil && !n.authenticate(rec, r, p, rs.auth, ex) {
 		return
 	}
 	if !n.applyLimits(rec, r, p, rs, ex) {

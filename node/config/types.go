@@ -605,7 +605,9 @@ type CacheKey struct {
 	Headers []string `yaml:"headers"`
 	// Cookies are request cookies added to the key (by name).
 	Cookies []string `yaml:"cookies"`
-	// Consumer adds the authenticated consumer to the key.
+	// Consumer adds the authenticated consumer to the key. Routes with
+	// auth always do, so one consumer's answers are never served to
+	// another.
 	Consumer bool `yaml:"consumer"`
 	// IgnoreQuery lists query parameters left out of the key (e.g.
 	// utm_source); "*" leaves out the whole query.
