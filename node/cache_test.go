@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-gw/portico/cache"
 	"github.com/portico-gw/portico/node/nodetest"
 )
 
@@ -277,5 +278,58 @@ routes:
 	}
 	if up.leaked.Load() {
 		t.Error("the upstream saw Portico-Consumer or X-API-Key")
+	}
+}
+
+// TestClusterCacheFillsAreNotLimitedTwice: a request admitted by a
+// route's limit on the node it reached is not counted again when the
+// cache's owner fills it (which would answer 429 to an admitted request).
+func TestClusterCacheFillsAreNotLimitedTwice(t *testing.T) {
+	up := &countingUpstream{hits: map[string]int{}}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	gw := fmt.Sprintf(`
+upstreams: [{name: up, targets: [{url: %q}]}]
+routes:
+  - name: cached
+    match: {paths: ["/c/{name}"]}
+    upstream: up
+    cache: {}
+    rate_limits: [{rate: 1/h, burst: 1, by: [route], mode: strict}]
+`, srv.URL)
+	ns := nodetest.StartCluster(t, 3, gw)
+	nodetest.WaitFor(t, 20*time.Second, func() bool {
+		for _, n := range ns {
+			if n.Cluster().Ring().Len() != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	// A path whose entry another node owns: node 1 admits the request
+	// (the limit's one unit) and asks the owner to fill it.
+	self := ns[0].Snapshot().Node
+	ring := ns[0].Cluster().Ring().Scope(self.Region)
+	path := ""
+	for i := range 100 {
+		p := fmt.Sprintf("/c/x%d", i)
+		key := cache.KeyOf(httptest.NewRequest("GET", ns[0].URL+p, nil), cache.Policy{})
+		if m, ok := ring.Owner(key); ok && m.ID != self.Name {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("no path owned by another node among 100")
+	}
+	r := getCached(t, http.DefaultClient, ns[0].URL+path)
+	if r.status != 200 {
+		t.Fatalf("the one admitted request = %d %q (%s), want 200", r.status, r.body, r.cacheStatus)
+	}
+	if m := cacheStatusNode.FindStringSubmatch(r.cacheStatus); m == nil || m[1] == self.Name {
+		t.Errorf("Cache-Status %q: want the entry stored by its owner, another node", r.cacheStatus)
+	}
+	if r := getCached(t, http.DefaultClient, ns[1].URL+"/c/other"); r.status != 429 {
+		t.Errorf("second request = %d, want 429 (the limit holds)", r.status)
 	}
 }

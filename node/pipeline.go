@@ -95,10 +95,13 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The id's one-element slice is shared by the request and the
 	// response headers: nothing mutates it, and it saves an allocation.
 	w.Header()["X-Request-Id"] = r.Header["X-Request-Id"]
-	if _, ok := r.Header[hdrConsumer]; ok && !cache.FromPeer(r.Context()) {
+	// The cache's own requests (a peer's fill, a background refresh) were
+	// admitted where they arrived: not counted again here.
+	fromPeer := cache.FromPeer(r.Context())
+	if _, ok := r.Header[hdrConsumer]; ok && !fromPeer {
 		delete(r.Header, hdrConsumer) // only the cache's own requests may carry it
 	}
-	if !n.guardIP(rec, r, p, ex) {
+	if !fromPeer && !n.guardIP(rec, r, p, ex) {
 		return
 	}
 	path, err := route.Normalize(r.URL.EscapedPath())
@@ -138,7 +141,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rs.auth != nil && !n.authenticate(rec, r, p, rs.auth, ex) {
 		return
 	}
-	if !n.applyLimits(rec, r, p, rs, ex) {
+	if !fromPeer && !n.applyLimits(rec, r, p, rs, ex) {
 		return
 	}
 	rs.proxy.ServeHTTP(rec, r)
