@@ -2,9 +2,12 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -37,12 +40,17 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 			p.upstreams[uc.Name] = old
 			continue
 		}
+		tc, err := upstreamTLS(uc.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", uc.Name, err)
+		}
 		u, err := proxy.NewUpstream(uc, proxy.Options{
-			Logger:         n.logger.With("upstream", uc.Name),
-			Now:            n.now,
-			Rand:           n.rand,
-			Events:         attemptEvents{n},
-			TrustedProxies: p.trusted,
+			Logger:          n.logger.With("upstream", uc.Name),
+			Now:             n.now,
+			Rand:            n.rand,
+			Events:          attemptEvents{n},
+			TrustedProxies:  p.trusted,
+			TLSClientConfig: tc,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("build upstream %q: %w", uc.Name, err)
@@ -193,4 +201,31 @@ func (n *Node) dropMetrics(old, next *pipeline) {
 			n.metrics.DropUpstream(name)
 		}
 	}
+}
+
+// upstreamTLS builds an upstream's TLS client config from its tls
+// section; nil (system roots, the target's name) when it sets nothing.
+func upstreamTLS(c config.UpstreamTLS) (*tls.Config, error) {
+	if c == (config.UpstreamTLS{}) {
+		return nil, nil
+	}
+	tc := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if c.CA != "" {
+		pem, err := os.ReadFile(c.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca %s: no PEM certificate in it", c.CA)
+		}
+	}
+	if c.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert/tls.key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }

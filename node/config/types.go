@@ -405,6 +405,9 @@ type Upstream struct {
 	// targets, no HTTP/1.1 fallback), "h2c" (HTTP/2 over cleartext) or "h3"
 	// (HTTP/3 over QUIC: https targets; WebSocket upgrades use HTTP/1.1).
 	Protocol string `yaml:"protocol"`
+	// TLS configures HTTPS to the targets (https:// URLs, h2, h3): which
+	// CAs to trust, the name to verify, a client certificate.
+	TLS UpstreamTLS `yaml:"tls"`
 	// Timeouts are the defaults for routes using this upstream.
 	Timeouts Timeouts `yaml:"timeouts"`
 	// Retries retries failed idempotent requests on another target.
@@ -418,6 +421,25 @@ type Upstream struct {
 	MaxIdleConnsPerTarget int `yaml:"max_idle_conns_per_target"`
 	// MaxConnsPerTarget caps open connections per target; 0 means no cap.
 	MaxConnsPerTarget int `yaml:"max_conns_per_target"`
+}
+
+// UpstreamTLS configures the TLS client of an upstream. Files are paths on
+// each node, read when the upstream is built (a config change or a
+// restart).
+type UpstreamTLS struct {
+	// CA is a PEM file of the CA certificates that sign the targets'
+	// certificates, trusted instead of the system roots (internal CAs).
+	CA string `yaml:"ca"`
+	// ServerName is the name sent in SNI and verified in the targets'
+	// certificates. (Optional) Defaults to each target's host.
+	ServerName string `yaml:"server_name"`
+	// Cert and Key are a PEM client certificate and its key, presented to
+	// targets that ask for one (mutual TLS).
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// InsecureSkipVerify accepts any certificate. For tests only: it
+	// allows anyone on the path to read and change the traffic.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // Target is one backend of an upstream.

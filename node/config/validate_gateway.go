@@ -112,6 +112,9 @@ func (v *validator) targets(u *Upstream, label string) {
 			v.errorf(v.at(&t.URL, t), "target url %s uses http, but %s speaks %s, which needs TLS: use https:// or protocol h2c/http1", v.show(&t.URL, t.URL), label, u.Protocol)
 		}
 	}
+	if tc := &u.TLS; (tc.Cert == "") != (tc.Key == "") {
+		v.errorf(v.at(&tc.Cert, &tc.Key, tc, u), "%s: tls.cert and tls.key go together (a client certificate and its key)", label)
+	}
 	if weight == 0 {
 		v.errorf(v.at(&u.Targets, u), "%s: every target has weight 0; give at least one a weight > 0", label)
 	}
