@@ -101,3 +101,49 @@ routes:
     upstream: demo
 `, tag)
 }
+
+// getHeader sends GET http://addr/path and returns the status and the
+// value of header name.
+func (c *client) getHeader(addr, path, name string) (int, string, error) {
+	res, err := c.http.Get("http://" + addr + path)
+	if err != nil {
+		return 0, "", fmt.Errorf("GET %s%s: %w", addr, path, err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, res.Header.Get(name), nil
+}
+
+// purge asks a node's admin API to purge sel (JSON) on every live node
+// and returns the status and the answer.
+func (c *client) purge(admin, sel string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+admin+"/cache/purge", strings.NewReader(sel))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("POST %s/cache/purge: %w", admin, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	return res.StatusCode, string(b), nil
+}
+
+// sharedDoc caches /cache/* at its owner node and puts a cluster-wide
+// strict limit of 3 requests (per hour, for the whole route) on
+// /anything/limited/*.
+const sharedDoc = `upstreams:
+  - name: demo
+    targets: [{url: "http://upstream:9000"}]
+routes:
+  - name: cached
+    match: {paths: ["/cache/{s}"]}
+    upstream: demo
+    cache: {}
+  - name: limited
+    match: {paths: ["/anything/limited/*"]}
+    upstream: demo
+    rate_limits: [{rate: 3/h, burst: 3, by: [route], mode: strict}]
+`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +93,72 @@ func TestClusterInDocker(t *testing.T) {
 		expectServes(t, c, nodes, "/anything/v3/x", http.StatusOK)
 		return ""
 	})
+	phase(h, "shared state across containers: cache hits from the owner, purge everywhere, one limit", func() string {
+		v4 := h.write(c, nodes[0], sharedDoc)
+		h.waitAgreed(nodes, nodes, v4)
+		expectSharedCache(t, c, nodes)
+		expectClusterLimit(t, c, nodes)
+		return ""
+	})
 	t.Logf("whole run: %v", time.Since(began).Round(time.Millisecond))
+}
+
+// expectSharedCache: the first node's miss fills the entry at its owner;
+// the other nodes answer from it (Cache-Status says hit); a purge on one
+// node is confirmed by all three, and the next request misses again.
+func expectSharedCache(t *testing.T, c *client, nodes []*node) {
+	t.Helper()
+	status := func(n *node) string {
+		t.Helper()
+		code, cs, err := c.getHeader(n.edge, "/cache/600", "Cache-Status")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET /cache/600 through %s: %d %v", n.name, code, err)
+		}
+		return cs
+	}
+	if cs := status(nodes[0]); !strings.Contains(cs, "fwd=miss") {
+		t.Fatalf("first GET /cache/600: Cache-Status %q, want a miss", cs)
+	}
+	for _, n := range nodes[1:] {
+		if cs := status(n); !strings.Contains(cs, "hit") {
+			t.Errorf("GET /cache/600 through %s: Cache-Status %q, want a hit from the owner", n.name, cs)
+		}
+	}
+	code, body, err := c.purge(nodes[2].admin, `{"prefix": "http://127.0.0.1/cache/"}`)
+	if err != nil || code != http.StatusOK || !strings.Contains(body, `"complete":true`) {
+		t.Fatalf("purge through %s: %d %s %v, want 200 and all nodes confirming", nodes[2].name, code, body, err)
+	}
+	if cs := status(nodes[1]); !strings.Contains(cs, "fwd=miss") {
+		t.Errorf("GET /cache/600 after the purge: Cache-Status %q, want a miss", cs)
+	}
+}
+
+// expectClusterLimit: 9 requests spread over the three nodes against a
+// strict limit of 3 for the whole cluster. Strict decisions are exact;
+// only an owner that misses the 10 ms decision deadline (a cold peer
+// connection) makes a node decide alone with a third of the limit, so a
+// few more may pass — never all.
+func expectClusterLimit(t *testing.T, c *client, nodes []*node) {
+	t.Helper()
+	admitted := 0
+	for i := range 9 {
+		n := nodes[i%len(nodes)]
+		code, _, err := c.getHeader(n.edge, "/anything/limited/x", "RateLimit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch code {
+		case http.StatusOK:
+			admitted++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("GET /anything/limited/x through %s: %d, want 200 or 429", n.name, code)
+		}
+	}
+	t.Logf("strict limit of 3 across 3 containers: %d of 9 admitted", admitted)
+	if admitted < 3 || admitted > 6 {
+		t.Errorf("%d of 9 requests admitted by a cluster-wide limit of 3, want 3 (at most 6 with fallbacks)", admitted)
+	}
 }
 
 // phase runs one step of the scenario and logs how long it took.
