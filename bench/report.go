@@ -172,31 +172,40 @@ func columns(loop Loop) []column {
 	clusterCPU := column{"cluster cpu µs/req", func(r Row) string { return fmtOpt(r.ClusterCPUUSPerReq, 1) }}
 	toOwners := column{"to owners", func(r Row) string { return fmtCount(r.ToOwners) }}
 	tooMany := column{"429s", func(r Row) string { return groupDigits(r.Errors[limitStatus]) }}
+	// Columns several loops show.
+	rps := column{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }}
+	backendCPU := column{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }}
+	allocs := column{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }}
+	requests := column{"requests", func(r Row) string { return groupDigits(r.Requests) }}
+	p50 := column{"p50", func(r Row) string { return fmtUS(r.P50US) }}
+	p90 := column{"p90", func(r Row) string { return fmtUS(r.P90US) }}
+	p99 := column{"p99", func(r Row) string { return fmtUS(r.P99US) }}
+	p999 := column{"p99.9", func(r Row) string { return fmtUS(r.P999US) }}
 	switch loop {
 	case LoopCluster:
 		return append(clusterColumns(), errs)
 	case LoopCache:
 		return []column{
-			{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+			rps,
 			{"× direct", func(r Row) string { return fmtOpt(r.RatioToDirect, 2) }},
 			proxyCPU,
-			{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
+			backendCPU,
 			{"backend reqs", func(r Row) string { return fmtRound(r.BackendRequests) }},
 			{"hits", func(r Row) string { return fmtCount(r.CacheHits) }},
-			{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
-			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			allocs,
+			p50,
+			p99,
 			errs,
 		}
 	case LoopCacheCluster:
 		return []column{
 			{"node", func(r Row) string { return r.Target }},
-			{"requests", func(r Row) string { return groupDigits(r.Requests) }},
+			requests,
 			{"hits", func(r Row) string { return fmtCount(r.CacheHits) }},
-			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-			{"p90", func(r Row) string { return fmtUS(r.P90US) }},
-			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
-			{"p99.9", func(r Row) string { return fmtUS(r.P999US) }},
+			p50,
+			p90,
+			p99,
+			p999,
 			{"+p50 vs local", func(r Row) string { return fmtAdded(r.AddedP50US) }},
 			{"+p99 vs local", func(r Row) string { return fmtAdded(r.AddedP99US) }},
 			{"goal", fmtGoal},
@@ -204,24 +213,24 @@ func columns(loop Loop) []column {
 		}
 	case LoopRateLimit:
 		return []column{
-			{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+			rps,
 			proxyCPU,
 			clusterCPU,
-			{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
-			{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
+			backendCPU,
+			allocs,
 			toOwners,
-			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			p50,
+			p99,
 			tooMany,
 			errs,
 		}
 	case LoopRateLimitLatency:
 		return []column{
-			{"requests", func(r Row) string { return groupDigits(r.Requests) }},
-			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-			{"p90", func(r Row) string { return fmtUS(r.P90US) }},
-			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
-			{"p99.9", func(r Row) string { return fmtUS(r.P999US) }},
+			requests,
+			p50,
+			p90,
+			p99,
+			p999,
 			proxyCPU,
 			clusterCPU,
 			toOwners,
@@ -231,12 +240,12 @@ func columns(loop Loop) []column {
 	case LoopProtocols:
 		return []column{
 			{"protocol", func(r Row) string { return r.Protocol }},
-			{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+			rps,
 			proxyCPU,
-			{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
-			{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
-			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			backendCPU,
+			allocs,
+			p50,
+			p99,
 			errs,
 		}
 	case LoopWAN:
@@ -244,9 +253,9 @@ func columns(loop Loop) []column {
 			{"target", func(r Row) string { return r.Target }},
 			{"protocol", func(r Row) string { return r.Protocol }},
 			{"samples", func(r Row) string { return groupDigits(r.Requests) }},
-			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-			{"p90", func(r Row) string { return fmtUS(r.P90US) }},
-			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+			p50,
+			p90,
+			p99,
 			{"resumed", func(r Row) string { return fmtCount(r.Resumed) }},
 			{"0-RTT", func(r Row) string { return fmtCount(r.Used0RTT) }},
 			errs,
@@ -255,23 +264,23 @@ func columns(loop Loop) []column {
 	}
 	if loop == LoopOpen {
 		return []column{
-			{"requests", func(r Row) string { return groupDigits(r.Requests) }},
-			{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-			{"p99", func(r Row) string { return fmtUS(r.P99US) }},
-			{"p99.9", func(r Row) string { return fmtUS(r.P999US) }},
+			requests,
+			p50,
+			p99,
+			p999,
 			{"+p50 vs direct", func(r Row) string { return fmtAdded(r.AddedP50US) }},
 			{"+p99 vs direct", func(r Row) string { return fmtAdded(r.AddedP99US) }},
 			proxyCPU, errs,
 		}
 	}
 	return []column{
-		{"rps", func(r Row) string { return groupDigits(int64(r.RPS + 0.5)) }},
+		rps,
 		{"× direct", func(r Row) string { return fmtOpt(r.RatioToDirect, 2) }},
 		proxyCPU,
-		{"backend cpu µs/req", func(r Row) string { return fmtOpt(r.BackendCPUUSPerReq, 1) }},
-		{"allocs/req", func(r Row) string { return fmtOpt(r.AllocsPerReq, 1) }},
-		{"p50", func(r Row) string { return fmtUS(r.P50US) }},
-		{"p99", func(r Row) string { return fmtUS(r.P99US) }},
+		backendCPU,
+		allocs,
+		p50,
+		p99,
 		errs,
 	}
 }
