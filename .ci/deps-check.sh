@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Enforces ARCHITECTURE.md's arrows: a leaf package may import, of this
+# Enforces docs/architecture.md's arrows: a leaf package may import, of this
 # module, only its own subtree (and node/* stages only node/config).
 set -euo pipefail
 mod=$(go list -m)

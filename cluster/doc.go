@@ -10,5 +10,5 @@
 // cluster's own peer RPCs (/cluster/v1/...). It does not know the
 // gateway's config schema: the document is opaque bytes with a version.
 //
-// It imports only its own subtree of this module (ARCHITECTURE.md).
+// It imports only its own subtree of this module (docs/architecture.md).
 package cluster

@@ -12,7 +12,7 @@ import (
 	"github.com/portico-gw/portico/node/config"
 )
 
-// This file adapts the cluster to the cache (ARCHITECTURE.md: adapters in
+// This file adapts the cluster to the cache (docs/architecture.md: adapters in
 // one file): owners from the ring, peer addresses from gossip, the peer
 // transport, and the node's pipeline as the owner's fill path.
 

@@ -5,7 +5,7 @@ package config
 // units. The zero value of a field means "use the default"; defaults are
 // applied in one place (defaults.go) after decoding and before validation.
 //
-// A file has two kinds of settings (ARCHITECTURE.md "Config: two kinds"):
+// A file has two kinds of settings (docs/architecture.md "Config: two kinds"):
 //   - node-local: everything under the top-level `node:` key (addresses, data
 //     dir, admin, access log, edge limits). They come from the node's own file
 //     and flags and are never replicated.
