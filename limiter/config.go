@@ -14,7 +14,7 @@ const (
 	DefaultSyncInterval    = 50 * time.Millisecond
 	DefaultBatchWindow     = 500 * time.Microsecond
 	DefaultBatchMax        = 64
-	DefaultDecisionTimeout = 10 * time.Millisecond
+	DefaultDecisionTimeout = 250 * time.Millisecond
 	DefaultMaxKeys         = 1 << 20
 	DefaultFlushInterval   = time.Second
 	DefaultPeerRetry       = time.Second
@@ -71,12 +71,18 @@ type Config struct {
 	// decisions. (Optional) Defaults to 64.
 	BatchMax int
 	// DecisionTimeout bounds how long a strict decision waits for its
-	// owner (batching included); past it the node decides with the
-	// fallback limit. (Optional) Defaults to 10ms.
+	// owner (batching included); past it the node decides that one with
+	// the fallback limit, charged to the owner. It is sized for a loaded
+	// machine, where an answer waits for a core: a deadline near the
+	// round trip turns load into fallbacks, which admit on top of the
+	// owner. (Optional) Defaults to 250ms.
 	DecisionTimeout time.Duration
 	// PeerRetry is how long, on the Now clock, an owner that failed is
 	// left alone (its keys use the fallback limit) before it is asked
-	// again. (Optional) Defaults to 1s.
+	// again: after a refused or broken connection or an error status, or
+	// after three peer requests in a row missed their deadline (one slow
+	// answer is not a failure). A sync it answers ends it early.
+	// (Optional) Defaults to 1s.
 	PeerRetry time.Duration
 
 	// MaxKeys bounds the states this node keeps for rate limits (local

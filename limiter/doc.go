@@ -62,20 +62,50 @@
 //
 // # Faults
 //
-// An owner that is unreachable, errs, or misses DecisionTimeout (10ms by
-// default; nothing in Allow waits longer per strict limit) is left alone
-// for PeerRetry and its keys are decided here with the limit divided by
-// Owners.Nodes() (rate and burst; counted in
-// portico_limiter_fallback_total, Decision.Fallback set). Quotas fall
-// back to this node's view instead, and their queued units are kept
-// until an owner takes them: no quota unit is dropped. A strict decision
-// that timed out may still have been counted by the owner (strict side).
+// Fallback never adds to what the owner admits for long: an owner is
+// left alone only on real failure, and what is admitted without it is
+// charged to it.
 //
-// When a key's owner changes, the new owner starts from what the asking
-// nodes report: every request to an owner carries the asker's last view
-// of the key, and an owner with no state for the key adopts it. Quota
-// counters do better (below). Rate states are in memory only: an owner
-// restart forgets them, and they refill as if idle.
+// An owner whose connection is refused or breaks, that answers an error
+// status, or that misses DecisionTimeout (250ms by default, sized for a
+// loaded machine where an answer waits for a core; nothing in Allow
+// waits longer per strict limit) on downAfterTimeouts (3) peer requests
+// in a row is left alone for PeerRetry (1s), or until a sync reaches it.
+// One slow answer is not a failure: the decision that waited for it
+// falls back, alone. Falling back decides with the limit divided by
+// Owners.Nodes() (rate and burst; counted in
+// portico_limiter_fallback_total, Decision.Fallback set), and a rate's
+// admissions are charged to the owner: added to this node's view and
+// queued like async hits, sent with each sync (queued again while no
+// owner answers), so the owner's budget (its TAT, up to debtLimit bursts
+// ahead) accounts for them and the cluster repays an overshoot. A
+// strict decision that timed out may have been counted by the owner as
+// well (strict side). Quotas fall back to this node's view, their
+// queued units kept until an owner takes them: no quota unit is dropped.
+//
+// Bound: while an owner is unreachable from the others but still
+// admitting, the cluster may admit up to (N-1)/N of the rate (plus the
+// fallback bursts) on top of the limit, repaid from the owner's budget
+// once the charges reach it.
+//
+// # Owner changes
+//
+// Queued hits and charges go to each key's owner at sync time, not the
+// one they were queued for: after a ring change (a member gone, one
+// added) the new owner receives them, and a node that now owns a key
+// takes its own queue itself. The new owner starts from the cluster's
+// view of the count: every request to an owner carries the asker's view
+// (the last answer of the old owner plus what that node admitted since),
+// the new owner's first decision on a key starts from its own view, and
+// an owner merges every view it is sent by keeping the later TAT
+// (adopt; in steady state its own). So an owner that is killed or
+// removed loses only what it admitted that no survivor had seen yet:
+// strict, its own admissions since its last answer to another node;
+// async, at most one SyncInterval of its own and of the hits whose
+// answer never came back; never more than one burst (the state the
+// survivors hold is an earlier state of the same limit). Rate states
+// are in memory only: a whole cluster restart forgets them, and they
+// refill as if idle. Quota counters do better (below).
 //
 // # Quotas: persistence and loss
 //

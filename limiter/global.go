@@ -70,13 +70,16 @@ func (q *hitQueue) pending(peer string, k skey) int64 {
 	return 0
 }
 
-// sync sends every owner its queued hits, one request per owner in
-// parallel, and refreshes the views from the answers. A failed owner is
-// marked down (its keys use the fallback until PeerRetry passes); its
-// quota hits are queued again so that no quota unit is lost, its rate
-// hits are dropped.
+// sync sends every owner its queued hits (async hits, refunds, and the
+// charges of fallback admissions), one request per owner in parallel,
+// and refreshes the views from the answers. Each key goes to its owner
+// now, not to the one it was queued for: after a ring change the new
+// owner gets them, and a key this node now owns takes them itself
+// (absorb). A failed owner's hits are queued again, so what was
+// admitted reaches an owner once one answers; a failure counts towards
+// leaving the owner alone (peerFailed).
 func (l *Limiter) sync(ctx context.Context) {
-	all := l.hits.take()
+	all := l.regroup(l.hits.take())
 	var wg sync.WaitGroup
 	for peer, hits := range all {
 		wg.Add(1)
@@ -111,20 +114,69 @@ func (l *Limiter) syncPeer(ctx context.Context, peer string, hits map[skey]*pend
 	defer cancel()
 	answers, err := l.client.call(ctx, peer, hitsPath, "hits", items)
 	if err != nil {
-		l.cfg.Logger.Warn("send rate limit hits to owner", "peer", peer, "items", len(items), "err", err)
-		l.markDown(peer)
+		if !l.isDown(peer, l.cfg.Now().UnixNano()) {
+			l.cfg.Logger.Warn("send rate limit hits to owner", "peer", peer, "items", len(items), "err", err)
+		}
+		l.peerFailed(ctx, peer, err)
 		for i, k := range keys {
-			if h := hits[k]; h.p.kind == kindQuota {
-				l.hits.add(peer, k, h.p, items[i].Cost)
-			}
+			l.hits.add(peer, k, hits[k].p, items[i].Cost)
 		}
 		return
 	}
+	l.peerAnswered(peer)
 	now := l.cfg.Now().UnixNano()
 	for i, k := range keys {
 		p, owner := hits[k].p, answers[i].Slot
 		queued := l.hits.pending(peer, k)
 		l.store.update(k, p, now, func(slot, bool) slot { return force(owner, p, queued, now) })
+	}
+}
+
+// regroup files queued hits under each key's current owner, and absorbs
+// those of keys this node owns now.
+func (l *Limiter) regroup(all map[string]map[skey]*pendingHit) map[string]map[skey]*pendingHit {
+	out := make(map[string]map[skey]*pendingHit, len(all))
+	now := l.cfg.Now().UnixNano()
+	for _, hits := range all {
+		for k, h := range hits {
+			peer, self := l.cfg.Owners.Owner(ownerKey(k.name, k.key))
+			if self || peer == "" {
+				l.absorb(k, h, now)
+				continue
+			}
+			m := out[peer]
+			if m == nil {
+				m = make(map[skey]*pendingHit, len(hits))
+				out[peer] = m
+			}
+			if prev := m[k]; prev != nil {
+				prev.cost += h.cost
+				prev.p = h.p
+				continue
+			}
+			m[k] = h
+		}
+	}
+	return out
+}
+
+// absorb takes the queued units of a key this node has come to own (k
+// is the view's key). A rate's view already holds them: it becomes the
+// owned state if it is later (adopt). A quota's units go onto the owned
+// counter, which adopts the view's count as it would from an asker.
+func (l *Limiter) absorb(k skey, h *pendingHit, now int64) {
+	view, ok := l.store.get(k)
+	if h.p.kind == kindQuota {
+		var base *slot
+		if ok {
+			b := force(view, h.p, -h.cost, now)
+			base = &b
+		}
+		l.ownerForceBase(k.key, h.p, h.cost, now, base)
+		return
+	}
+	if ok {
+		l.store.update(skey{k.name, k.key, tagLocal}, h.p, now, func(s slot, found bool) slot { return adopt(s, found, &view) })
 	}
 }
 
@@ -146,11 +198,16 @@ type strictCall struct {
 var errNoAnswer = errors.New("owner sent no answer for the item")
 
 // strictDecide asks peer, the key's owner, for a decision, waiting at
-// most DecisionTimeout.
+// most DecisionTimeout. The view it sends as base, and keeps from the
+// answer, leaves out and puts back what is still queued for the owner
+// (charges of fallbacks, refunds), which the next sync delivers.
 func (l *Limiter) strictDecide(ctx context.Context, peer, key string, p policy, cost, now int64) (Decision, error) {
 	k := skey{p.name, key, tagView}
 	var base *slot
 	if s, ok := l.store.get(k); ok {
+		if q := l.hits.pending(peer, k); q != 0 {
+			s = force(s, p, -q, now)
+		}
 		base = &s
 	}
 	c := &strictCall{item: newWireItem(key, p, cost, base), done: make(chan struct{})}
@@ -170,8 +227,11 @@ func (l *Limiter) strictDecide(ctx context.Context, peer, key string, p policy, 
 	if c.err != nil {
 		return Decision{}, c.err
 	}
-	owner := c.ans.Slot
-	l.store.update(k, p, now, func(slot, bool) slot { return owner })
+	view := c.ans.Slot
+	if q := l.hits.pending(peer, k); q != 0 {
+		view = force(view, p, q, now)
+	}
+	l.store.update(k, p, now, func(slot, bool) slot { return view })
 	return c.ans.Decision, nil
 }
 
@@ -269,7 +329,9 @@ func (b *batcher) send(batch []*strictCall, sent chan<- struct{}) {
 	defer cancel()
 	answers, err := b.l.client.call(ctx, b.peer, decidePath, "strict", items)
 	if err != nil {
-		b.l.markDown(b.peer)
+		b.l.peerFailed(ctx, b.peer, err)
+	} else {
+		b.l.peerAnswered(b.peer)
 	}
 	for i, c := range batch {
 		switch {

@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -22,8 +23,8 @@ type Limiter struct {
 	batchMu  sync.Mutex
 	batchers map[string]*batcher
 
-	downMu sync.Mutex
-	down   map[string]int64 // peer → Unix ns until which it is not asked
+	healthMu sync.Mutex
+	health   map[string]*peerHealth // owners that failed lately
 
 	ctx    context.Context // cancelled by Close: stops peer requests
 	cancel context.CancelFunc
@@ -38,7 +39,7 @@ func New(cfg Config) (*Limiter, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("limiter config: %w", err)
 	}
-	l := &Limiter{cfg: cfg, batchers: make(map[string]*batcher), down: make(map[string]int64)}
+	l := &Limiter{cfg: cfg, batchers: make(map[string]*batcher), health: make(map[string]*peerHealth)}
 	l.quotas = newQuotaTable(cfg.DataDir)
 	var evictions func()
 	l.metrics = newMetrics(func() float64 { return float64(l.store.len()) }, func() float64 { return float64(l.quotas.len()) })
@@ -199,25 +200,43 @@ func (l *Limiter) decide(ctx context.Context, key string, p policy, cost, now in
 }
 
 // ownerApply decides a key this node holds: a local limit, or a global
-// one it owns. base, when not nil, is an asking node's view, adopted if
-// this node has no state for the key (an owner change).
+// one it owns. base, when not nil, is an asking node's view of a global
+// key, merged into this node's state (adopt); a global rate this node
+// holds no state for starts from its own view, if it has one (it has
+// just become the owner).
 func (l *Limiter) ownerApply(key string, p policy, cost, now int64, base *slot) Decision {
 	if p.kind == kindQuota {
 		return l.quotas.apply(skey{p.name, key, tagLocal}, p, cost, now, base)
 	}
 	k := skey{p.name, key, tagLocal}
+	if base == nil && p.global {
+		if _, ok := l.store.get(k); !ok {
+			if v, ok := l.store.get(skey{p.name, key, tagView}); ok {
+				base = &v
+			}
+		}
+	}
 	if base == nil {
 		return l.store.apply(k, p, cost, now)
 	}
 	var d Decision
 	l.store.update(k, p, now, func(s slot, found bool) slot {
-		if !found {
-			s = *base
-		}
-		s, d = apply(s, p, cost, now)
-		return s
+		s, d = apply(adopt(s, found, base), p, cost, now)
+		return s // denied: the adopted view, kept
 	})
 	return d
+}
+
+// adopt merges a view of a global rate into the owner's state: the later
+// TAT wins. A view is an earlier answer of an owner plus what its node
+// admitted since, so in steady state the owner's own state is the later
+// one and nothing changes; after an owner change the highest view is the
+// closest to what the old owner held.
+func adopt(s slot, found bool, base *slot) slot {
+	if base != nil && (!found || base.A > s.A) {
+		return *base
+	}
+	return s
 }
 
 // fallback decides with the limit divided among live nodes, on a state
@@ -235,9 +254,22 @@ func (l *Limiter) fallback(key string, p policy, cost, now int64, a *applied) De
 	} else {
 		a.via = tagFallback
 		d = l.store.apply(skey{p.name, key, tagFallback}, p.fallback(l.cfg.Owners.Nodes()), cost, now)
+		if d.Allowed {
+			l.charge(a.peer, key, p, cost, now)
+		}
 	}
 	d.Fallback = true
 	return d
+}
+
+// charge queues cost units of a global rate admitted without its owner
+// (a fallback) for the owner, and adds them to this node's view: the
+// next sync that reaches the owner (or whoever owns the key by then)
+// adds them to its state, so its budget accounts for them.
+func (l *Limiter) charge(peer, key string, p policy, cost, now int64) {
+	k := skey{p.name, key, tagView}
+	l.store.update(k, p, now, func(s slot, _ bool) slot { return force(s, p, cost, now) })
+	l.hits.add(peer, k, p, cost)
 }
 
 // refund gives back the units of limits a denied request had used.
@@ -249,6 +281,7 @@ func (l *Limiter) refund(done []applied, now int64) {
 		case tagFallback:
 			p := a.p.fallback(l.cfg.Owners.Nodes())
 			l.store.update(skey{a.p.name, a.key, tagFallback}, p, now, func(s slot, _ bool) slot { return force(s, p, -a.cost, now) })
+			l.charge(a.peer, a.key, a.p, -a.cost, now)
 		case tagView:
 			k := skey{a.p.name, a.key, tagView}
 			l.store.update(k, a.p, now, func(s slot, _ bool) slot { return force(s, a.p, -a.cost, now) })
@@ -274,20 +307,59 @@ func (l *Limiter) hasView(p policy, key string) bool {
 // ownerKey is the key the ring places: the policy and the limited key.
 func ownerKey(policy, key string) string { return policy + "/" + key }
 
-func (l *Limiter) isDown(peer string, now int64) bool {
-	l.downMu.Lock()
-	defer l.downMu.Unlock()
-	until, ok := l.down[peer]
-	if ok && now >= until {
-		delete(l.down, peer)
-		return false
-	}
-	return ok
+// peerHealth is what a Limiter remembers of an owner that failed.
+type peerHealth struct {
+	until    int64 // Unix ns (Now clock) until which it is not asked; 0: it is
+	timeouts int   // peer requests in a row that missed their deadline
 }
 
-// markDown leaves peer alone for PeerRetry.
-func (l *Limiter) markDown(peer string) {
-	l.downMu.Lock()
-	defer l.downMu.Unlock()
-	l.down[peer] = l.cfg.Now().UnixNano() + int64(l.cfg.PeerRetry)
+// downAfterTimeouts is how many peer requests in a row must miss their
+// deadline before their owner is left alone: one slow answer on a busy
+// machine is not a failure.
+const downAfterTimeouts = 3
+
+func (l *Limiter) isDown(peer string, now int64) bool {
+	l.healthMu.Lock()
+	defer l.healthMu.Unlock()
+	h := l.health[peer]
+	if h == nil || h.until == 0 {
+		return false
+	}
+	if now >= h.until {
+		h.until = 0
+		return false
+	}
+	return true
+}
+
+// peerFailed records a failed request to peer, sent with ctx. A
+// connection refused or reset, an error status, a bad answer: peer is
+// left alone for PeerRetry at once. A missed deadline only counts:
+// downAfterTimeouts in a row leave it alone. Nothing counts while the
+// Limiter closes.
+func (l *Limiter) peerFailed(ctx context.Context, peer string, err error) {
+	if l.ctx.Err() != nil {
+		return
+	}
+	l.healthMu.Lock()
+	defer l.healthMu.Unlock()
+	h := l.health[peer]
+	if h == nil {
+		h = &peerHealth{}
+		l.health[peer] = h
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if h.timeouts++; h.timeouts < downAfterTimeouts {
+			return
+		}
+	}
+	h.timeouts = 0
+	h.until = l.cfg.Now().UnixNano() + int64(l.cfg.PeerRetry)
+}
+
+// peerAnswered forgets peer's failures: it answered.
+func (l *Limiter) peerAnswered(peer string) {
+	l.healthMu.Lock()
+	defer l.healthMu.Unlock()
+	delete(l.health, peer)
 }

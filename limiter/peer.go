@@ -164,17 +164,15 @@ func (l *Limiter) ownerState(key string, p policy) slot {
 	return s
 }
 
-// ownerForceBase adds cost units to a key this node owns, adopting base
-// if it has no state for it.
+// ownerForceBase adds cost units to a key this node owns, merging base
+// into its state first (adopt; a quota adopts it only if it has no
+// counter).
 func (l *Limiter) ownerForceBase(key string, p policy, cost, now int64, base *slot) slot {
 	if p.kind == kindQuota {
 		return l.quotas.force(skey{p.name, key, tagLocal}, p, cost, now, base)
 	}
 	return l.store.update(skey{p.name, key, tagLocal}, p, now, func(s slot, found bool) slot {
-		if !found && base != nil {
-			s = *base
-		}
-		return force(s, p, cost, now)
+		return force(adopt(s, found, base), p, cost, now)
 	})
 }
 
