@@ -296,6 +296,9 @@ func (s *Server) Addr() net.Addr {
 // streams the client reset.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.request(r.ProtoMajor)
+	if ambiguousFraming(r) {
+		closeAfter(w)
+	}
 	tc, _ := r.Context().Value(connKey{}).(*trackedConn)
 	if tc != nil {
 		tc.requestSeen(r.ProtoMajor)
