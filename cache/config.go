@@ -62,6 +62,12 @@ type Config struct {
 	// (its context values included, so next must not touch per-request
 	// state after that request has finished).
 	Dispatch http.Handler
+	// Peers lists the peer addresses ("host:port", as the Transport dials
+	// them) of the other live nodes. A successful unsafe request
+	// invalidates its URL's entries there too (PurgeCluster), before its
+	// response goes to the client. (Optional) If nil, invalidations stay
+	// on this node.
+	Peers func() []string
 	// PeerTimeout bounds the wait for an owner's response headers; past it
 	// this node fetches from the upstream itself. The body then streams
 	// without a deadline (the proxy bounds upstream time). (Optional)

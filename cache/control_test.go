@@ -41,7 +41,7 @@ func TestStorable(t *testing.T) {
 		{name: "no-cache with validator", resp: http.Header{"Cache-Control": {"no-cache, max-age=60"}, "Etag": {`"a"`}}, lifetime: 0, mustReva: true},
 		{name: "no-cache without validator", resp: http.Header{"Cache-Control": {"no-cache"}}, reason: "stale"},
 		{name: "public alone has no freshness", resp: http.Header{"Cache-Control": {"public"}}, reason: "no-ttl"},
-		{name: "status not listed", status: 500, resp: http.Header{"Cache-Control": {"max-age=60"}}, reason: "status"},
+		{name: "status not listed", pol: Policy{TTL: time.Minute}, status: 500, resp: http.Header{}, reason: "status"},
 		{name: "404 listed", status: 404, resp: http.Header{"Cache-Control": {"max-age=60"}}, lifetime: time.Minute},
 		{name: "set-cookie", resp: http.Header{"Cache-Control": {"max-age=60"}, "Set-Cookie": {"a=b"}}, reason: "set-cookie"},
 		{name: "set-cookie allowed", pol: Policy{AllowSetCookie: true}, resp: http.Header{"Cache-Control": {"max-age=60"}, "Set-Cookie": {"a=b"}}, lifetime: time.Minute},

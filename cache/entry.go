@@ -178,8 +178,9 @@ func (c *Cache) refreshed(p *policy, e *entry, r *http.Request, h304 http.Header
 // hopHeaders are removed from stored responses (RFC 9110 §7.6.1).
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// storedHeader copies h without hop-by-hop fields, Age, Set-Cookie and the
-// tag headers. Clone clips every value slice.
+// storedHeader copies h without hop-by-hop fields, Age, Set-Cookie,
+// Set-Cookie2, Portico-Cache-Control (Portico's alone) and the tag
+// headers. Clone clips every value slice.
 func storedHeader(h http.Header, tagHeaders []string) http.Header {
 	s := h.Clone()
 	if s == nil {
@@ -195,6 +196,8 @@ func storedHeader(h http.Header, tagHeaders []string) http.Header {
 	}
 	delete(s, "Age")
 	delete(s, "Set-Cookie")
+	delete(s, "Set-Cookie2")
+	delete(s, porticoCacheControl)
 	for _, k := range tagHeaders {
 		delete(s, k)
 	}

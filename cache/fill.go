@@ -66,8 +66,14 @@ func (cw *capture) Header() http.Header {
 }
 
 func (cw *capture) WriteHeader(code int) {
-	if cw.mode != undecided || code < 200 {
-		return // informational responses are dropped
+	if code < 200 {
+		if cw.mode == undecided && code == http.StatusEarlyHints && cw.x.w != nil {
+			writeHints(cw.x.w, cw.header)
+		}
+		return // other informational responses are dropped
+	}
+	if cw.mode != undecided {
+		return
 	}
 	x := cw.x
 	cw.status, cw.respTime = code, x.c.now()
@@ -147,6 +153,7 @@ func (cw *capture) startPassing(reason string) {
 	for _, k := range x.p.tagHeaders {
 		delete(h, k)
 	}
+	delete(h, porticoCacheControl)
 	if x.pr != nil {
 		x.pr.verdict = verdict
 	} else {
@@ -156,6 +163,24 @@ func (cw *capture) startPassing(reason string) {
 	if len(cw.body) > 0 {
 		_, _ = x.w.Write(cw.body)
 		cw.body = nil
+	}
+}
+
+// writeHints sends a 103 Early Hints with the fields of hints to w, the
+// fill's own client (or the peer it answers), and takes them out of w's
+// header again. Hints are never stored, and waiters do not get them.
+func writeHints(w http.ResponseWriter, hints http.Header) {
+	h := w.Header()
+	var added []string
+	for k, v := range hints {
+		if _, ok := h[k]; !ok {
+			h[k] = v
+			added = append(added, k)
+		}
+	}
+	w.WriteHeader(http.StatusEarlyHints)
+	for _, k := range added {
+		delete(h, k)
 	}
 }
 
@@ -280,13 +305,19 @@ func (x *call) serveUnshared(e *entry, verdict string) {
 	}
 }
 
-// setCookies is the Set-Cookie lines of h, which go to the fetching
-// client only.
+// setCookies is the Set-Cookie and Set-Cookie2 lines of h, which go to
+// the fetching client only.
 func setCookies(h http.Header) http.Header {
-	if v := h["Set-Cookie"]; len(v) > 0 {
-		return http.Header{"Set-Cookie": v}
+	var out http.Header
+	for _, k := range []string{"Set-Cookie", "Set-Cookie2"} {
+		if v := h[k]; len(v) > 0 {
+			if out == nil {
+				out = make(http.Header, 2)
+			}
+			out[k] = v
+		}
 	}
-	return nil
+	return out
 }
 
 // headerSize is the bytes h takes on the wire, about.

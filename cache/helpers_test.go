@@ -101,7 +101,8 @@ func answer(clk *clock, status int, cc, body string, kv ...string) http.HandlerF
 // proxyTo is a route's next: a reverse proxy to the origin. Like the
 // node's proxy for a trusted peer, it forwards X-Forwarded-* and Forwarded
 // as received (ReverseProxy drops them before Rewrite), so that tests see
-// what the cache strips.
+// what the cache strips, and sets X-Forwarded-Host and Forwarded from the
+// request's Host when absent.
 func proxyTo(t testing.TB, o *origin) http.Handler {
 	target, _ := url.Parse(o.srv.URL)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
@@ -109,10 +110,16 @@ func proxyTo(t testing.TB, o *origin) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			for _, k := range forwardingHeaders {
+			for _, k := range overrideHeaders {
 				if v := pr.In.Header[k]; v != nil {
 					pr.Out.Header[k] = v
 				}
+			}
+			if pr.Out.Header.Get("X-Forwarded-Host") == "" {
+				pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+			}
+			if pr.Out.Header.Get("Forwarded") == "" {
+				pr.Out.Header.Set("Forwarded", "host="+pr.In.Host)
 			}
 		},
 		Transport: tr,
@@ -160,6 +167,19 @@ func (p picker) Owner(key, scope string) (string, bool) {
 	return p.cl.nodes[i].peerAddr(), i == p.self
 }
 
+// peersOf lists the peer addresses of every node but self.
+func (cl *cluster) peersOf(self int) func() []string {
+	return func() []string {
+		var out []string
+		for i, n := range cl.nodes {
+			if i != self {
+				out = append(out, n.peerAddr())
+			}
+		}
+		return out
+	}
+}
+
 func (cl *cluster) setOwner(f func(self int, key string) int) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
@@ -203,6 +223,7 @@ func newCluster(t testing.TB, n int, pol Policy, h http.HandlerFunc, opts ...fun
 		}
 		if n > 1 {
 			cfg.Owners = picker{cl: cl, self: i}
+			cfg.Peers = cl.peersOf(i)
 		}
 		for _, o := range opts {
 			o(&cfg)
@@ -251,6 +272,10 @@ func (cl *cluster) do(i int, method, path string, kv ...string) response {
 	}
 	req.Host = "example.com"
 	for j := 0; j+1 < len(kv); j += 2 {
+		if kv[j] == "Host" {
+			req.Host = kv[j+1]
+			continue
+		}
 		req.Header.Add(kv[j], kv[j+1])
 	}
 	resp, err := cl.client.Do(req)
@@ -282,6 +307,18 @@ func (cl *cluster) wantHits(n int64) {
 	if got := cl.hits(); got != n {
 		cl.t.Fatalf("origin requests = %d, want %d", got, n)
 	}
+}
+
+// releaseOnCleanup returns an idempotent closer of release, a channel
+// test handlers block on, and registers it with t.Cleanup. Call it after
+// starting the servers whose handlers wait on release: cleanups run last
+// first, so a test that fails before it releases them still frees the
+// handlers before the servers' Close waits for them.
+func releaseOnCleanup(t testing.TB, release chan struct{}) func() {
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	return open
 }
 
 // waitFor polls cond until it holds or the deadline passes.

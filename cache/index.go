@@ -77,8 +77,8 @@ func (x *index) remove(e *entry) {
 	}
 }
 
-// match returns the entries s selects. A prefix purge scans every key: it
-// is O(entries).
+// match returns the entries s selects. A prefix or URL purge scans every
+// key: it is O(entries).
 func (x *index) match(s Selector) []*entry {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -93,6 +93,12 @@ func (x *index) match(s Selector) []*entry {
 	case s.Prefix != "":
 		for k, list := range x.byPrimary {
 			if strings.HasPrefix(KeyURL(k), s.Prefix) {
+				out = append(out, list...)
+			}
+		}
+	case s.URL != "":
+		for k, list := range x.byPrimary {
+			if KeyURL(k) == s.URL {
 				out = append(out, list...)
 			}
 		}

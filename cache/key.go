@@ -15,8 +15,10 @@ import (
 //
 //	  - the method;
 //	  - the URL: scheme (https when r.TLS is set), lower-case host without
-//	    its port (routes ignore the port too, so every listener and every
-//	    node of a cluster shares one entry), the normalized path (escapes of unreserved
+//	    its port or a trailing dot (routes ignore the port too, so every
+//	    listener and every node of a cluster shares one entry; fills send
+//	    the upstream this host, never the port, see upstreamRequest), the
+//	    normalized path (escapes of unreserved
 //	    characters decoded, other escapes upper-case, "//" collapsed, dot
 //	    segments resolved: what the node forwards upstream) and the query
 //	    with its parameters sorted by name (stable: repeated names keep
@@ -42,11 +44,11 @@ func (p *policy) keyOf(r *http.Request) string {
 	if !ok {
 		return ""
 	}
-	scheme, defPort := "http", ":80"
+	scheme := "http"
 	if r.TLS != nil {
-		scheme, defPort = "https", ":443"
+		scheme = "https"
 	}
-	host := normalizeHost(r.Host, defPort)
+	host := normalizeHost(r.Host)
 	query := p.normalizeQuery(r.URL.RawQuery)
 	var b strings.Builder
 	b.Grow(len(r.Method) + len(scheme) + len(host) + len(path) + len(query) + 6 + p.extrasSize(r))
@@ -141,9 +143,9 @@ func varyValue(vals []string) string {
 	return strings.Join(parts, ",")
 }
 
-// normalizeHost lower-cases host and drops the scheme's default port and a
-// trailing dot.
-func normalizeHost(host, _ string) string {
+// normalizeHost lower-cases host and drops its port and a trailing dot:
+// the host of a key, and the Host a fill sends upstream.
+func normalizeHost(host string) string {
 	host = stripPort(host)
 	host = strings.TrimSuffix(host, ".")
 	for i := 0; i < len(host); i++ {

@@ -36,6 +36,10 @@ type call struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, p := h.c, h.p
 	if !p.cacheableRequest(r) {
+		if !safeMethod(r.Method) && !c.stopped.Load() {
+			h.invalidating(w, r)
+			return
+		}
 		h.bypass(w, r, "method")
 		return
 	}

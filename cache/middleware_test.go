@@ -58,7 +58,8 @@ func TestResponseRules(t *testing.T) {
 		{name: "max-age=0", cc: "max-age=0", stored: false},
 		{name: "override of max-age=0", pol: Policy{TTL: time.Minute, Override: true}, cc: "max-age=0", stored: true},
 		{name: "expires", kv: []string{"Expires", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, stored: true},
-		{name: "500", status: 500, cc: "max-age=60", stored: false},
+		{name: "500 with max-age", status: 500, cc: "max-age=60", stored: true},
+		{name: "500 with route ttl only", pol: Policy{TTL: time.Minute}, status: 500, stored: false},
 		{name: "404", status: 404, cc: "max-age=60", stored: true},
 		{name: "set-cookie", cc: "max-age=60", kv: []string{"Set-Cookie", "a=b"}, stored: false},
 		{name: "set-cookie allowed", pol: Policy{AllowSetCookie: true}, cc: "max-age=60", kv: []string{"Set-Cookie", "a=b"}, stored: true},
@@ -254,6 +255,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 func testStaleWhileRevalidate(t *testing.T, opts ...func(*Config)) {
 	cl := newCluster(t, 1, Policy{StaleWhileRevalidate: time.Minute}, nil, opts...)
 	release := make(chan struct{})
+	open := releaseOnCleanup(t, release)
 	var version int
 	var mu sync.Mutex
 	cl.origin.set(func(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +277,7 @@ func testStaleWhileRevalidate(t *testing.T, opts ...func(*Config)) {
 		}
 	}
 	waitFor(t, 5*time.Second, "the refresh to reach the origin", func() bool { return cl.hits() == 2 })
-	close(release)
+	open()
 	waitFor(t, 5*time.Second, "the refreshed entry", func() bool {
 		cl.settle()
 		return cl.get(0, "/s").body == "v2"
@@ -324,6 +326,9 @@ func TestPoisoningHeadersStripped(t *testing.T) {
 		"X-Host", "evil.example", "X-Forwarded-Host", "evil.example", "X-Forwarded-Scheme", "nothttps",
 		"X-Forwarded-Proto", "nothttps", "X-Forwarded-Port", "1", "X-Forwarded-Prefix", "/evil",
 		"Forwarded", "host=evil.example",
+		"X-Forwarded-Ssl", "evil-on", "Front-End-Https", "evil-on", "X-Url-Scheme", "evil",
+		"X-HTTP-Host-Override", "evil.example", "X-Original-Host", "evil.example", "X-Original-Uri", "/evil",
+		"X-Forwarded-Path", "/evil", "X-Forwarded-Uri", "/evil",
 	}
 	cl.get(0, "/p", evil...)
 	last := cl.origin.lastHeader()
@@ -382,6 +387,7 @@ func TestLargeBodyStreamed(t *testing.T) {
 func TestUncacheableWaitersGoThemselves(t *testing.T) {
 	cl := newCluster(t, 1, Policy{}, nil)
 	release := make(chan struct{})
+	open := releaseOnCleanup(t, release)
 	var n int
 	var mu sync.Mutex
 	cl.origin.set(func(w http.ResponseWriter, r *http.Request) {
@@ -399,7 +405,7 @@ func TestUncacheableWaitersGoThemselves(t *testing.T) {
 		go func() { bodies <- cl.get(0, "/private").body }()
 	}
 	waitFor(t, 5*time.Second, "all clients to arrive", func() bool { return cl.nodes[0].entered.Load() == clients })
-	close(release)
+	open()
 	seen := map[string]bool{}
 	for range clients {
 		seen[<-bodies] = true

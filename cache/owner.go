@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
 	"time"
 )
 
@@ -39,7 +42,7 @@ func (x *call) fromOwner(f *flight) bool {
 	defer cancel()
 	gen := x.t.generation()
 	reqTime := c.now()
-	ans, err := c.askOwner(ctx, x.owner, x.r, x.key)
+	ans, err := c.askOwner(ctx, x.owner, x.r, x.key, x.w)
 	if err != nil {
 		c.peerFailed(x.owner, err)
 		return false
@@ -91,11 +94,18 @@ func readBody(r io.Reader, n int64) ([]byte, error) {
 }
 
 // askOwner sends r's descriptor to peer and reads the answer's metadata,
-// waiting at most PeerTimeout for it. The body streams under ctx.
-func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key string) (*ownerAnswer, error) {
+// waiting at most PeerTimeout for it. The body streams under ctx. 103
+// Early Hints the owner relays go on to hints, the client (if not nil),
+// until the answer's headers come.
+func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key string, hints http.ResponseWriter) (*ownerAnswer, error) {
 	b, err := json.Marshal(newFillRequest(r, key))
 	if err != nil {
 		return nil, fmt.Errorf("encode fill request: %w", err)
+	}
+	if hints != nil {
+		relay := &hintRelay{w: hints}
+		defer relay.stop()
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: relay.got})
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(c.cfg.PeerTimeout, func() { cancel(errPeerTimeout) })
@@ -129,6 +139,31 @@ func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key 
 		return fail(err)
 	}
 	return &ownerAnswer{meta: m, body: resp.Body, cancel: cancel}, nil
+}
+
+// hintRelay passes the 103s of an owner's answer to the client while
+// askOwner waits for the answer; the transport reports them on its own
+// goroutine, so the relay stops, under mu, before the client's writer is
+// used again.
+type hintRelay struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	stopped bool
+}
+
+func (hr *hintRelay) got(code int, h textproto.MIMEHeader) error {
+	hr.mu.Lock()
+	defer hr.mu.Unlock()
+	if code == http.StatusEarlyHints && !hr.stopped {
+		writeHints(hr.w, http.Header(h))
+	}
+	return nil
+}
+
+func (hr *hintRelay) stop() {
+	hr.mu.Lock()
+	defer hr.mu.Unlock()
+	hr.stopped = true
 }
 
 // peerEntry is the near copy of an owner's entry. Its age continues from
@@ -179,6 +214,7 @@ func (x *call) streamFromOwner(ans *ownerAnswer) {
 	for _, k := range x.p.tagHeaders {
 		delete(h, k)
 	}
+	delete(h, porticoCacheControl)
 	h["Cache-Status"] = append(h["Cache-Status"], statusLine(m.Verdict, m.Node))
 	x.w.WriteHeader(m.Status)
 	buf := make([]byte, 32<<10)

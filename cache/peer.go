@@ -220,6 +220,10 @@ var _ http.Flusher = (*peerWriter)(nil)
 func (pw *peerWriter) Header() http.Header { return pw.header }
 
 func (pw *peerWriter) WriteHeader(code int) {
+	if code == http.StatusEarlyHints && !pw.wrote {
+		writeHints(pw.w, pw.header) // relayed to the asker's client
+		return
+	}
 	if pw.wrote || code < 200 {
 		return
 	}

@@ -19,6 +19,10 @@ type Selector struct {
 	// Prefix is a URL prefix, "https://host/path", matched against the
 	// URL field of every key (any method, any variant, any extras).
 	Prefix string `json:"prefix,omitempty"`
+	// URL is a URL field of keys, exactly (KeyURL): every entry of that
+	// URL, any method, any variant, any extras. Unsafe requests
+	// invalidate by URL.
+	URL string `json:"url,omitempty"`
 	// Tag is a purge tag from the entries' tag headers.
 	Tag string `json:"tag,omitempty"`
 }
@@ -26,13 +30,13 @@ type Selector struct {
 // Validate reports whether s selects something: exactly one field set.
 func (s Selector) Validate() error {
 	n := 0
-	for _, f := range []string{s.Key, s.Prefix, s.Tag} {
+	for _, f := range []string{s.Key, s.Prefix, s.URL, s.Tag} {
 		if f != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		return errors.New("purge selector: set exactly one of key, prefix and tag")
+		return errors.New("purge selector: set exactly one of key, prefix, url and tag")
 	}
 	return nil
 }

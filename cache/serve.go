@@ -60,7 +60,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, pr *peerReply, e *
 	for k, v := range extra {
 		h[k] = v
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(e.age(now)/time.Second), 10)}
+	h["Age"] = []string{strconv.FormatInt(int64(min(e.age(now), maxDelta)/time.Second), 10)}
 	if line == nil {
 		line = []string{statusLine(verdict, e.node)}
 	}
@@ -104,12 +104,12 @@ func notModified(r *http.Request, e *entry) bool {
 	if ims == "" || lm == "" {
 		return false
 	}
-	t, err := http.ParseTime(ims)
-	if err != nil {
+	t, ok := parseHTTPDate(ims, e.storedAt)
+	if !ok {
 		return false
 	}
-	m, err := http.ParseTime(lm)
-	return err == nil && !m.After(t)
+	m, ok := parseHTTPDate(lm, e.storedAt)
+	return ok && !m.After(t)
 }
 
 // notModifiedKeep are the header fields a 304 carries (RFC 9110 §15.4.5),

@@ -2,22 +2,27 @@ package cache
 
 import "net/http"
 
-// overrideHeaders make some frameworks answer for another URL, method or
-// host than the request line says (the classic unkeyed inputs of cache
-// poisoning). A fill never sends them upstream.
+// overrideHeaders are the request headers that let some upstreams answer
+// for another host, scheme, port, path or method than the request line
+// and Host say: the classic unkeyed inputs of cache poisoning (frameworks
+// build absolute links and redirects from them, or route by them). This
+// is the one list: a fill never sends them upstream unless the policy
+// keys them (Key.Headers or Vary), and then each value has its own entry.
+// The node's proxy sets fresh X-Forwarded-Host, X-Forwarded-Proto and
+// Forwarded from the fill's Host and scheme. doc.go and the README's
+// cache section name the same headers.
 var overrideHeaders = []string{
-	"X-Original-Url", "X-Rewrite-Url",
+	// host
+	"X-Forwarded-Host", "X-Forwarded-Server", "X-Host", "X-Http-Host-Override", "X-Original-Host",
+	"Forwarded",
+	// scheme and port
+	"X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Ssl", "Front-End-Https", "X-Url-Scheme",
+	"X-Forwarded-Port",
+	// path
+	"X-Original-Url", "X-Original-Uri", "X-Rewrite-Url", "X-Forwarded-Path", "X-Forwarded-Prefix",
+	"X-Forwarded-Uri",
+	// method
 	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
-	"X-Forwarded-Server", "X-Host",
-}
-
-// forwardingHeaders describe the client-side host, scheme, port or prefix;
-// upstreams build absolute URLs and redirects from them. A fill drops them
-// unless the policy keys them (Key.Headers or Vary): the node's proxy then
-// sets fresh X-Forwarded-Host/-Proto and Forwarded from what it knows.
-var forwardingHeaders = []string{
-	"X-Forwarded-Host", "X-Forwarded-Scheme", "X-Forwarded-Proto",
-	"X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded",
 }
 
 // fillDropped are client headers that concern the client's own copy, not
@@ -28,19 +33,19 @@ var forwardingHeaders = []string{
 var fillDropped = []string{"If-None-Match", "If-Modified-Since", "Cache-Control", "Pragma"}
 
 // upstreamRequest is the request a fill sends to next: r without a body,
-// without the headers above, and conditional on stale's validators when
-// there is a stale entry to revalidate. r's own headers are not touched.
+// without the headers above, with the Host as the key has it (lower-case,
+// no port, no trailing dot: the upstream must not see what the key leaves
+// out), and conditional on stale's validators when there is a stale
+// entry to revalidate. r itself is not touched.
 func (p *policy) upstreamRequest(r *http.Request, stale *entry) *http.Request {
 	out := *r
 	out.Body, out.ContentLength, out.TransferEncoding = http.NoBody, 0, nil
+	out.Host = normalizeHost(r.Host)
 	out.Header = r.Header.Clone()
 	if out.Header == nil {
 		out.Header = make(http.Header)
 	}
 	for _, k := range overrideHeaders {
-		delete(out.Header, k)
-	}
-	for _, k := range forwardingHeaders {
 		if !p.keyed[k] {
 			delete(out.Header, k)
 		}
