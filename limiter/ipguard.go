@@ -85,6 +85,21 @@ func (g *IPGuard) Allow(addr netip.Addr, now time.Time) (ok bool, retryAfter tim
 	return true, 0
 }
 
+// AddrKey is the text a limit by client address counts addr under, the
+// unit IPGuard counts too: an IPv4 address (or an IPv4-mapped IPv6 one)
+// as itself, an IPv6 address by its /64 ("2001:db8:1:2::/64"). A host
+// or a subscriber line usually gets a whole /64, so counting IPv6
+// addresses one by one would give one client 2^64 budgets. An invalid
+// addr gives "invalid IP".
+func AddrKey(addr netip.Addr) string {
+	addr = addr.Unmap()
+	if !addr.Is6() {
+		return addr.String()
+	}
+	p, _ := addr.WithZone("").Prefix(64)
+	return p.String()
+}
+
 // ipKey is the address an IPGuard counts: IPv4 as is, IPv6 by /64.
 func ipKey(addr netip.Addr) [16]byte {
 	addr = addr.Unmap()

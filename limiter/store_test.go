@@ -129,3 +129,22 @@ func TestIPGuard(t *testing.T) {
 		t.Errorf("table has %d cells, want 1024", len(g.cells))
 	}
 }
+
+// TestAddrKey: limits by client address count IPv6 by /64, like the
+// guard; IPv4 and IPv4-mapped addresses one by one.
+func TestAddrKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":               "192.0.2.7",
+		"::ffff:192.0.2.7":        "192.0.2.7",
+		"2001:db8:1:2::1":         "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:1:2:3": "2001:db8:1:2::/64",
+		"fe80::1%eth0":            "fe80::/64",
+	} {
+		if got := AddrKey(netip.MustParseAddr(in)); got != want {
+			t.Errorf("AddrKey(%s) = %q, want %q", in, got, want)
+		}
+	}
+	if got := AddrKey(netip.Addr{}); got != "invalid IP" {
+		t.Errorf("AddrKey(invalid) = %q", got)
+	}
+}

@@ -37,6 +37,9 @@ func (n *Node) newLimits(nc config.Node) error {
 		Now:        n.now,
 		Registerer: n.reg,
 		Logger:     n.logger.With("component", "limiter"),
+		// node.limiter.decision_timeout (0 from a config built in code:
+		// the limiter's default, the same 250ms).
+		DecisionTimeout: nc.Limiter.DecisionTimeout.D(),
 	}
 	if n.cfg.TuneLimiter != nil {
 		n.cfg.TuneLimiter(&cfg)
@@ -214,7 +217,7 @@ type limitInput struct {
 	r        *http.Request
 	route    string
 	who      *identity
-	clientIP string
+	clientIP string // limiter.AddrKey: IPv6 clients by /64
 }
 
 // key builds rule's key for in. Parts are length-prefixed, so no value
@@ -291,7 +294,7 @@ func (n *Node) applyLimits(w http.ResponseWriter, r *http.Request, p *pipeline, 
 	if len(rs.limits) == 0 && len(rules) == 0 && quota == nil {
 		return true
 	}
-	in := limitInput{r: r, route: rs.name, who: who, clientIP: ex.clientIP(r, p)}
+	in := limitInput{r: r, route: rs.name, who: who, clientIP: limiter.AddrKey(ex.clientAddr(r, p))}
 	var buf [8]limiter.Request
 	reqs := appendRequests(buf[:0], rs.limits, &in)
 	reqs = appendRequests(reqs, rules, &in)

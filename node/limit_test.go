@@ -346,3 +346,37 @@ routes:
 		t.Errorf("after reset: %d, want 200", r.status)
 	}
 }
+
+// TestClientIPLimitPerIPv6Slash64: by: client_ip counts an IPv6 client
+// by its /64, as the IP guard does: a host usually holds a whole /64, so
+// counting each address would give one attacker 2^64 budgets. IPv4
+// addresses count one by one, and another /64 has its own count.
+func TestClientIPLimitPerIPv6Slash64(t *testing.T) {
+	up, _ := nodetest.Demo(t)
+	clk := newFakeClock()
+	n := nodetest.Start(t, 1, gateway(up, `
+  - name: limited
+    match: {paths: ["/limited/{rest...}"]}
+    upstream: demo
+    rewrite: /anything/{rest}
+    rate_limits: [{name: per-ip, rate: 1/h, burst: 2, by: [client_ip], scope: local}]
+`), withLimiter(clk), func(cfg *node.Config) {
+		cfg.Override = func(f *config.File) { f.Node.TrustedProxies = []string{"127.0.0.1/32", "::1/128"} }
+	})[0]
+	from := func(addr string) int {
+		return get(t, n.URL+"/limited/x", "X-Forwarded-For", addr).status
+	}
+	for i, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:1:2:3"} {
+		if want := []int{200, 200, 429}[i]; from(addr) != want {
+			t.Fatalf("request %d from %s (one /64): want %d", i+1, addr, want)
+		}
+	}
+	if s := from("2001:db8:1:3::1"); s != 200 {
+		t.Errorf("another /64: %d, want 200 (its own count)", s)
+	}
+	for i, addr := range []string{"192.0.2.1", "192.0.2.1", "192.0.2.2"} {
+		if s := from(addr); s != 200 {
+			t.Errorf("IPv4 request %d from %s: %d, want 200 (each address its own count)", i+1, addr, s)
+		}
+	}
+}

@@ -61,6 +61,7 @@ func (n *Node) applyDefaults(hostname func() (string, error)) {
 	setSize(&n.Cache.NearMaxBytes, 32<<20)
 	setDuration(&n.Cache.NearTTL, 5*time.Second)
 	setDuration(&n.Cache.PeerTimeout, 2*time.Second)
+	setDuration(&n.Limiter.DecisionTimeout, 250*time.Millisecond)
 	setDuration(&n.ShutdownTimeout, 30*time.Second)
 	setString(&n.Region, "default")
 	if c := n.Cluster; c != nil {

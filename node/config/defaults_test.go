@@ -43,6 +43,7 @@ func TestParse_Defaults(t *testing.T) {
 			},
 			Cache: NodeCache{MaxBytes: 256 << 20, NearMaxBytes: 32 << 20,
 				NearTTL: Duration(5 * time.Second), PeerTimeout: Duration(2 * time.Second)},
+			Limiter:         NodeLimiter{DecisionTimeout: Duration(250 * time.Millisecond)},
 			ShutdownTimeout: Duration(30 * time.Second),
 			Region:          "default",
 		},

@@ -51,6 +51,8 @@ type Node struct {
 	Server Server `yaml:"server"`
 	// Cache sizes this node's part of the shared response cache.
 	Cache NodeCache `yaml:"cache"`
+	// Limiter tunes this node's side of global rate limits.
+	Limiter NodeLimiter `yaml:"limiter"`
 	// ShutdownTimeout bounds the drain on SIGTERM: in-flight requests get
 	// this long to finish. (Optional) Defaults to 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -142,6 +144,17 @@ type NodeCache struct {
 	// PeerTimeout bounds the wait for an owner's answer before this node
 	// fetches from the upstream itself. (Optional) Defaults to 2s.
 	PeerTimeout Duration `yaml:"peer_timeout"`
+}
+
+// NodeLimiter tunes how this node asks the owners of global rate limits.
+type NodeLimiter struct {
+	// DecisionTimeout bounds how long a strict global limit waits for the
+	// key's owner; past it this node decides that request alone (the
+	// limit divided among live nodes, the admission charged to the owner
+	// later). Sized for a loaded machine; an owner is left alone for a
+	// second only after a refused connection, an error, or three missed
+	// deadlines in a row. (Optional) Defaults to 250ms.
+	DecisionTimeout Duration `yaml:"decision_timeout"`
 }
 
 // AccessLog configures the per-request JSON access log.
@@ -356,7 +369,7 @@ type RateLimit struct {
 	// (Optional) Defaults to the rate's count.
 	Burst int `yaml:"burst"`
 	// By says what is counted separately: any of consumer, api_key,
-	// client_ip (trusted proxies respected), route, header:NAME; several
+	// client_ip (trusted proxies respected; IPv6 by /64), route, header:NAME; several
 	// combine. (Optional) Defaults to [consumer] on plans, groups and
 	// consumers, [client_ip] on routes.
 	By []string `yaml:"by"`
