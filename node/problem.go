@@ -60,7 +60,7 @@ func statusOf(ctx context.Context, err error) problem {
 		return probTimeout
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return probClientGone
-	case errors.Is(err, errBodyRead):
+	case errors.Is(err, errBodyRead), errors.Is(err, proxy.ErrRequestBody):
 		return probBodyAborted
 	}
 	return probBadGateway

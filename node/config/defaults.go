@@ -117,6 +117,7 @@ func (g *Gateway) applyDefaults() {
 			setString(&a.APIKey.Header, "X-API-Key")
 		}
 		limitDefaults(r.RateLimits, "client_ip")
+		upgradeDefaults(&r.Upgrades)
 	}
 	for i := range g.Consumers {
 		limitDefaults(g.Consumers[i].RateLimits, "consumer")
@@ -206,19 +207,42 @@ func (t *Timeouts) inherit(parent Timeouts) {
 }
 
 func (r *Retries) applyDefaults() {
+	offSwitch(&r.Enabled, r.Attempts)
 	r.Attempts = countOrOff(r.Attempts, 2)
 	setDuration(&r.Backoff, 25*time.Millisecond)
 	if r.Budget == 0 {
 		r.Budget = 0.2
 	}
 	if len(r.On) == 0 {
-		r.On = []string{"connect", "5xx"}
+		r.On = []string{"connect"}
+	}
+}
+
+// upgradeDefaults allows WebSocket when a route says nothing ([none]
+// allows none: an empty list decodes as unset).
+func upgradeDefaults(u *[]string) {
+	if len(*u) == 0 {
+		*u = []string{"websocket"}
+	}
+}
+
+// offSwitch turns the older "-1 means off" spelling of a count into
+// enabled: false, so that the off switch survives the count's 0 (which a
+// consumer of the File would otherwise take for "unset: the default").
+func offSwitch(enabled **bool, count int) {
+	if count == -1 && *enabled == nil {
+		off := false
+		*enabled = &off
 	}
 }
 
 func (h *Health) applyDefaults() {
+	offSwitch(&h.Passive.Enabled, h.Passive.Failures)
 	h.Passive.Failures = countOrOff(h.Passive.Failures, 5)
 	setDuration(&h.Passive.Cooldown, 10*time.Second)
+	if len(h.Passive.On) == 0 {
+		h.Passive.On = []string{"connect", "timeout"}
+	}
 	setDuration(&h.Active.Interval, 5*time.Second)
 	setDuration(&h.Active.Timeout, 2*time.Second)
 	setInt(&h.Active.Healthy, 2)

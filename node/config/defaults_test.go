@@ -55,9 +55,10 @@ func TestParse_Defaults(t *testing.T) {
 				Protocol: "http1",
 				Timeouts: upstreamTimeouts,
 				Retries: Retries{Attempts: 2, Backoff: Duration(25 * time.Millisecond), Budget: 0.2,
-					On: []string{"connect", "5xx"}},
+					On: []string{"connect"}},
 				Health: Health{
-					Passive: PassiveHealth{Failures: 5, Cooldown: Duration(10 * time.Second)},
+					Passive: PassiveHealth{Failures: 5, Cooldown: Duration(10 * time.Second),
+						On: []string{"connect", "timeout"}},
 					Active: ActiveHealth{Interval: Duration(5 * time.Second), Timeout: Duration(2 * time.Second),
 						Healthy: 2, Unhealthy: 3},
 				},
@@ -66,9 +67,11 @@ func TestParse_Defaults(t *testing.T) {
 				MaxIdleConnsPerTarget: 256,
 			}},
 			Routes: []Route{
-				{Name: "r", Upstream: "u", Match: Match{Paths: []string{"/*"}}, Timeouts: upstreamTimeouts},
+				{Name: "r", Upstream: "u", Match: Match{Paths: []string{"/*"}}, Timeouts: upstreamTimeouts,
+					Upgrades: []string{"websocket"}},
 				{Name: "s", Upstream: "u", Match: Match{Paths: []string{"/s"}}, Timeouts: Timeouts{
-					Connect: Duration(time.Second), ResponseHeader: Duration(3 * time.Second), Total: Duration(time.Minute)}},
+					Connect: Duration(time.Second), ResponseHeader: Duration(3 * time.Second), Total: Duration(time.Minute)},
+					Upgrades: []string{"websocket"}},
 			},
 		},
 	}
@@ -83,6 +86,15 @@ func TestParse_DefaultsOff(t *testing.T) {
 	u := f.Gateway.Upstreams[0]
 	if u.Retries.Attempts != 0 || u.Health.Passive.Failures != 0 {
 		t.Errorf("attempts, failures = %d, %d; want 0, 0 (off)", u.Retries.Attempts, u.Health.Passive.Failures)
+	}
+	// -1 becomes enabled: false, so that the off switch does not read as
+	// "unset" (0) to the proxy, which would apply the defaults.
+	if e, p := u.Retries.Enabled, u.Health.Passive.Enabled; e == nil || *e || p == nil || *p {
+		t.Errorf("retries.enabled, health.passive.enabled = %v, %v; want false, false", e, p)
+	}
+	f = mustParse(t, upstreamDoc("retries: {enabled: false}", "health: {passive: {enabled: false}}"), nil)
+	if u := f.Gateway.Upstreams[0]; *u.Retries.Enabled || *u.Health.Passive.Enabled {
+		t.Errorf("enabled: false did not stick: %+v", u)
 	}
 	f = mustParse(t, upstreamDoc("retries: {attempts: 5}", "health: {passive: {failures: 1}}"), nil)
 	u = f.Gateway.Upstreams[0]

@@ -23,6 +23,8 @@ func enumOf(id string) []string {
 		return []string{"http1", "h2", "h2c", "h3"}
 	case "Retries.On":
 		return []string{"connect", "5xx"}
+	case "PassiveHealth.On":
+		return []string{"connect", "timeout", "5xx"}
 	case "Log.Level":
 		return []string{"debug", "info", "warn", "error"}
 	case "Log.Format":

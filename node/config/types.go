@@ -479,12 +479,21 @@ type Timeouts struct {
 }
 
 // Retries configures retrying a failed request on another target.
+//
+// Retries are for failures where the target never got to answer; a
+// target's 5xx answer is passed to the client unless On lists "5xx". A
+// client's fault (a malformed or oversized body, a slow upload, leaving
+// early) is never retried.
 type Retries struct {
+	// Enabled turns retries on or off. (Optional) Defaults to true;
+	// "enabled: false" turns them off.
+	Enabled *bool `yaml:"enabled"`
 	// Attempts is the number of retries after the first try (so 2 means up
 	// to 3 tries). Only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT,
-	// DELETE) with no body or a replayable body are retried. Default 2;
-	// -1 disables. Once defaults are applied (as Parse returns a File), 0
-	// means disabled.
+	// DELETE) with no body or a replayable body are retried. Default 2.
+	// -1 is the older spelling of "enabled: false" and still works: once
+	// defaults are applied (as Parse returns a File) it reads attempts 0,
+	// enabled false.
 	Attempts int `yaml:"attempts"`
 	// Backoff is the base delay before a retry; it doubles per attempt with
 	// jitter. Default 25ms.
@@ -492,8 +501,9 @@ type Retries struct {
 	// Budget caps retries as a fraction of recent requests (a retry storm
 	// guard), e.g. 0.2 = retries may add at most 20% load. Default 0.2.
 	Budget float64 `yaml:"budget"`
-	// On lists what is retried: "connect" (dial failures and resets before
-	// any response), "5xx" (502, 503, 504 from the target). Default both.
+	// On lists what is retried: "connect" (dial and TLS failures, resets
+	// before any response), "5xx" (502, 503, 504 from the target; opt-in).
+	// Default [connect].
 	On []string `yaml:"on"`
 }
 
@@ -506,13 +516,28 @@ type Health struct {
 }
 
 // PassiveHealth ejects targets that fail live requests.
+//
+// Only the target's failures count: a client's fault (a malformed or
+// oversized body, a slow upload, leaving early) never does. The last
+// target of an upstream still available is never ejected (nginx's rule):
+// it keeps being tried, so a lone target that fails gives 502s, not 503
+// "no healthy upstream".
 type PassiveHealth struct {
-	// Failures is the count of consecutive failures (connect errors,
-	// timeouts, 5xx) that ejects a target. Default 5; -1 disables. Once
-	// defaults are applied (as Parse returns a File), 0 means disabled.
+	// Enabled turns passive ejection on or off. (Optional) Defaults to
+	// true; "enabled: false" turns it off.
+	Enabled *bool `yaml:"enabled"`
+	// Failures is the count of consecutive failures (of the kinds On
+	// lists) that ejects a target. Default 5. -1 is the older spelling of
+	// "enabled: false" and still works: once defaults are applied (as
+	// Parse returns a File) it reads failures 0, enabled false.
 	Failures int `yaml:"failures"`
 	// Cooldown is how long an ejected target stays out. Default 10s.
 	Cooldown Duration `yaml:"cooldown"`
+	// On lists what counts as a failure: "connect" (dial and TLS failures,
+	// resets, malformed responses), "timeout" (connect and response-header
+	// timeouts), "5xx" (any 500-599 answer; opt-in, as nginx's
+	// max_fails with http_5xx). Default [connect, timeout].
+	On []string `yaml:"on"`
 }
 
 // ActiveHealth probes targets out of band.
@@ -575,6 +600,14 @@ type Route struct {
 	// PreserveHost sends the client's Host header upstream instead of the
 	// target's host. Default false.
 	PreserveHost bool `yaml:"preserve_host"`
+	// Upgrades lists the protocols a client may switch to on this route
+	// (Connection: Upgrade), e.g. [websocket]; an Upgrade the route does
+	// not allow is dropped and the request proxied as a plain one.
+	// (Optional) Defaults to [websocket]; [none] allows none (an empty
+	// list reads as unset, as every list in this file does).
+	// h2c is never allowed: an h2c upgrade would hand the client an
+	// HTTP/2 connection to the target that no route governs.
+	Upgrades []string `yaml:"upgrades"`
 	// Cache stores this route's responses in the cluster's shared cache
 	// (RFC 9111 shared-cache rules). Absent: nothing is cached.
 	Cache *RouteCache `yaml:"cache"`
@@ -605,8 +638,11 @@ type RouteCache struct {
 	Vary []string `yaml:"vary"`
 	// Methods are cached. (Optional) Defaults to [GET, HEAD].
 	Methods []string `yaml:"methods"`
-	// Statuses are cached. (Optional) Defaults to the cacheable ones of
-	// RFC 9110: 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501.
+	// Statuses may be stored with the route's ttl when the upstream gives
+	// no freshness; a response with its own (max-age, s-maxage, Expires)
+	// is storable whatever its final status, but 206 and 304. (Optional)
+	// Defaults to the cacheable ones of RFC 9110: 200, 203, 204, 300,
+	// 301, 308, 404, 405, 410, 414, 501.
 	Statuses []int `yaml:"statuses"`
 	// MaxObjectSize caps a stored response (headers and body); bigger ones
 	// stream through uncached. (Optional) Defaults to 8MiB.

@@ -82,6 +82,17 @@ func (v *validator) upstream(u *Upstream, i int) {
 		on := &u.Retries.On[j]
 		v.enum(on, "Retries.On", label+": retries.on entry", *on)
 	}
+	for j := range u.Health.Passive.On {
+		on := &u.Health.Passive.On[j]
+		v.enum(on, "PassiveHealth.On", label+": health.passive.on entry", *on)
+	}
+	// After defaults a count of 0 is the older "-1: off" (see offSwitch).
+	if r := &u.Retries; r.Enabled != nil && *r.Enabled && r.Attempts == 0 {
+		v.errorf(v.at(&r.Attempts, &r.Enabled, r), "%s: retries.attempts -1 turns retries off, but retries.enabled is true: write enabled: false to turn them off, or a count to keep them on", label)
+	}
+	if p := &u.Health.Passive; p.Enabled != nil && *p.Enabled && p.Failures == 0 {
+		v.errorf(v.at(&p.Failures, &p.Enabled, p), "%s: health.passive.failures -1 turns passive checks off, but health.passive.enabled is true: write enabled: false to turn them off, or a count to keep them on", label)
+	}
 	if p := u.Health.Active.Path; p != "" && (!strings.HasPrefix(p, "/") || hasSpaceOrControl(p)) {
 		v.errorf(v.at(&u.Health.Active.Path), `%s: health.active.path %s must be a path starting with "/"`, label, v.show(&u.Health.Active.Path, p))
 	}
@@ -189,6 +200,7 @@ func (v *validator) route(r *Route, i int, ups map[string]*Upstream, defined []*
 	if r.Cache != nil {
 		v.routeCache(r.Cache, label)
 	}
+	v.upgrades(r, label)
 	v.rateLimits(r.RateLimits, label)
 	for i := range r.RateLimits {
 		l := &r.RateLimits[i]
@@ -321,8 +333,11 @@ func (v *validator) routeCache(c *RouteCache, label string) {
 	}
 	for i := range c.Statuses {
 		st := &c.Statuses[i]
-		if *st < 200 || *st > 599 {
+		switch {
+		case *st < 200 || *st > 599:
 			v.errorf(v.at(st, &c.Statuses, c), "%s: cache.statuses entry %d is not a final HTTP status (200-599)", label, *st)
+		case *st == http.StatusPartialContent || *st == http.StatusNotModified:
+			v.errorf(v.at(st, &c.Statuses, c), "%s: cache.statuses entry %d can't be stored: 206 (part of a range) and 304 (a revalidation) answer one request, not the resource", label, *st)
 		}
 	}
 	for _, list := range []struct {
@@ -450,6 +465,22 @@ func (v *validator) rewrite(r *Route, label string) {
 				v.errorf(at, "%s: rewrite %s", label, v.explain(&r.Rewrite, err))
 				break
 			}
+		}
+	}
+}
+
+// upgrades checks a route's upgrades list: protocol tokens, never h2c,
+// and "none" only alone.
+func (v *validator) upgrades(r *Route, label string) {
+	for j := range r.Upgrades {
+		up := &r.Upgrades[j]
+		switch {
+		case strings.EqualFold(*up, "h2c"):
+			v.errorf(v.at(up, &r.Upgrades, r), "%s: upgrades cannot list h2c: an h2c upgrade would give the client an HTTP/2 connection to the target outside the routes (use protocol: h2c on the upstream to speak HTTP/2 to it)", label)
+		case *up == "none" && len(r.Upgrades) > 1:
+			v.errorf(v.at(up, &r.Upgrades, r), `%s: upgrades lists "none" with other protocols: write [none] for none, or list the protocols`, label)
+		case !isToken(*up):
+			v.errorf(v.at(up, &r.Upgrades, r), "%s: upgrades entry %s is not a protocol name such as websocket", label, v.show(up, *up))
 		}
 	}
 }

@@ -101,7 +101,8 @@ func (h *Handler) send(req *http.Request, orig *url.URL, t *target, probe, retry
 	}
 	t.setURL(out.URL, orig)
 	if out.Body != nil && out.Body != http.NoBody {
-		out.Body = &requestBody{ReadCloser: out.Body, x: x}
+		x.reqBody = &requestBody{ReadCloser: out.Body, x: x}
+		out.Body = x.reqBody
 	} else {
 		x.armHeaderTimer()
 	}
@@ -117,6 +118,9 @@ func (h *Handler) send(req *http.Request, orig *url.URL, t *target, probe, retry
 	end := u.opts.Now()
 	if err != nil {
 		err = classify(err, context.Cause(ctx))
+		if x.clientFault(err) {
+			err = &requestBodyError{err: err}
+		}
 		cancel(context.Canceled)
 		u.end(t)
 		u.judge(t, probe, 0, err, end)
@@ -170,16 +174,18 @@ func equalFold(a, b string) bool {
 }
 
 // judge feeds one try's outcome to passive health and the breaker. A try
-// ended by the client says nothing about the target.
+// ended by the client (it left, or its body failed) says nothing about the
+// target. Passive health counts what health.passive.on lists; the breaker
+// counts every failure of the target and its 5xx answers.
 func (u *Upstream) judge(t *target, probe bool, status int, err error, now time.Time) {
-	if err != nil && isClientGone(err) {
+	if err != nil && (isClientGone(err) || errors.Is(err, ErrRequestBody)) {
 		t.unpick(probe)
 		return
 	}
-	failed := err != nil || status >= 500
-	u.passive.record(t, now, failed)
+	ns := now.UnixNano()
+	u.passive.record(t, now, u.passive.failed(status, err), func() bool { return u.lastAvailable(t, ns) })
 	if t.breaker != nil {
-		t.breaker.record(now, probe, failed)
+		t.breaker.record(now, probe, err != nil || status >= 500)
 	}
 }
 
@@ -207,11 +213,12 @@ func (t *target) setURL(out, in *url.URL) {
 // the response body handed to ReverseProxy (a ReadWriteCloser, so that a
 // 101 upgrade works through it); closing it ends the try.
 type exchange struct {
-	h      *Handler
-	t      *target
-	cancel context.CancelCauseFunc
-	body   io.ReadCloser
-	closed atomic.Bool
+	h       *Handler
+	t       *target
+	cancel  context.CancelCauseFunc
+	body    io.ReadCloser
+	reqBody *requestBody // nil for a request without a body
+	closed  atomic.Bool
 
 	mu      sync.Mutex
 	timer   *time.Timer // the response-header timer, once armed
@@ -265,16 +272,43 @@ func (x *exchange) Close() error {
 }
 
 // requestBody arms the response-header timer when the request body has
-// been read to its end (the request is written).
+// been read to its end (the request is written), and notes the client's
+// faults: a read error, or a read still waiting on the client.
 type requestBody struct {
 	io.ReadCloser
-	x *exchange
+	x       *exchange
+	reading atomic.Bool // a Read is waiting on the client
+	closed  atomic.Bool // the transport closed the body
+	failed  atomic.Bool // a Read failed before the body was closed
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
+	b.reading.Store(true)
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
+	b.reading.Store(false)
+	switch {
+	case err == io.EOF:
 		b.x.armHeaderTimer()
+	case err != nil && !b.closed.Load():
+		// After Close, a failed Read is the transport's doing (it gave
+		// up on the try), not the client's.
+		b.failed.Store(true)
 	}
 	return n, err
+}
+
+func (b *requestBody) Close() error {
+	b.closed.Store(true)
+	return b.ReadCloser.Close()
+}
+
+// clientFault reports whether err, a failed try, is the client's doing:
+// its body could not be read, or the try timed out while the body was
+// still being read from the client (a slow upload).
+func (x *exchange) clientFault(err error) bool {
+	b := x.reqBody
+	if b == nil {
+		return false
+	}
+	return b.failed.Load() || (b.reading.Load() && errors.Is(err, ErrTimeout))
 }

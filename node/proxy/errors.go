@@ -15,7 +15,21 @@ var (
 	// ErrTimeout is matched (errors.Is) by every timeout this package
 	// reports: connect, response header, total, and a request deadline.
 	ErrTimeout = errors.New("proxy: timeout")
+	// ErrRequestBody is matched (errors.Is) when a try failed because of
+	// the client's request body: reading it failed (malformed chunking,
+	// over the body limit, too slow, cut off) or it was still being read
+	// when the try timed out. It wraps the read error, so errors.As finds
+	// *http.MaxBytesError and the like. Such a failure is the client's: it
+	// is never retried and never counts against the target.
+	ErrRequestBody = errors.New("proxy: reading the request body")
 )
+
+// requestBodyError is a try that failed on the client's request body.
+type requestBodyError struct{ err error }
+
+func (e *requestBodyError) Error() string        { return "reading the request body: " + e.err.Error() }
+func (e *requestBodyError) Unwrap() error        { return e.err }
+func (e *requestBodyError) Is(target error) bool { return target == ErrRequestBody }
 
 // timeoutError is a timeout of one kind (what). It matches ErrTimeout and
 // net.Error's Timeout, and wraps only its cause (never context.Canceled),

@@ -13,7 +13,7 @@ func TestPassiveHealth_EjectsAndReturns(t *testing.T) {
 	bad := newBackend(t, "bad", status(http.StatusInternalServerError))
 	good := newBackend(t, "good", nil)
 	cfg := upstreamConfig(bad.url(), good.url())
-	cfg.Health.Passive = config.PassiveHealth{Failures: 3, Cooldown: config.Duration(10 * time.Second)}
+	cfg.Health.Passive = config.PassiveHealth{Failures: 3, Cooldown: config.Duration(10 * time.Second), On: []string{"5xx"}}
 	clock := newFakeClock()
 	up := newTestUpstream(t, cfg, Options{Now: clock.Now})
 	g := newGateway(t, route("pool"), up, HandlerOptions{})
@@ -57,12 +57,12 @@ func TestPassiveHealth_SuccessResetsCount(t *testing.T) {
 	tg := u.targets[0]
 	now := time.Unix(1000, 0)
 	for _, failed := range []bool{true, true, false, true, true} {
-		p.record(tg, now, failed)
+		p.record(tg, now, failed, func() bool { return false })
 	}
 	if tg.ejectedUntil.Load() != 0 {
 		t.Fatalf("ejected after 2+2 failures split by a success")
 	}
-	p.record(tg, now, true)
+	p.record(tg, now, true, func() bool { return false })
 	if got := tg.ejectedUntil.Load(); got != now.Add(time.Second).UnixNano() {
 		t.Errorf("ejectedUntil = %d, want %d", got, now.Add(time.Second).UnixNano())
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,10 +20,13 @@ type retryPolicy struct {
 	on5xx     bool // 502, 503, 504 from the target
 }
 
+// newRetryPolicy reads c as node/config leaves it (defaults applied) or as
+// a hand-built config: enabled: false or attempts -1 turn retries off, a
+// zero attempts is the default, and retries default to connect failures.
 func newRetryPolicy(c config.Retries) (retryPolicy, error) {
 	p := retryPolicy{attempts: c.Attempts, backoff: c.Backoff.D()}
 	switch {
-	case p.attempts < 0:
+	case (c.Enabled != nil && !*c.Enabled) || p.attempts < 0:
 		p.attempts = 0
 	case p.attempts == 0:
 		p.attempts = defaultAttempts
@@ -31,7 +35,7 @@ func newRetryPolicy(c config.Retries) (retryPolicy, error) {
 		p.backoff = defaultBackoff
 	}
 	if len(c.On) == 0 {
-		p.onConnect, p.on5xx = true, true
+		p.onConnect = true
 	}
 	for _, on := range c.On {
 		switch on {
@@ -46,10 +50,11 @@ func newRetryPolicy(c config.Retries) (retryPolicy, error) {
 	return p, nil
 }
 
-// retryable reports whether the outcome of a try calls for a retry.
+// retryable reports whether the outcome of a try calls for a retry. A
+// client's fault (its request body) is never retried.
 func (p retryPolicy) retryable(resp *http.Response, err error) bool {
 	if err != nil {
-		return p.onConnect && isConnectFailure(err)
+		return p.onConnect && !errors.Is(err, ErrRequestBody) && isConnectFailure(err)
 	}
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

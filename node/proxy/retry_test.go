@@ -35,7 +35,7 @@ func TestRetry_OnlyIdempotentMethods(t *testing.T) {
 			bad := newBackend(t, "bad", status(http.StatusServiceUnavailable))
 			good := newBackend(t, "good", nil)
 			cfg := upstreamConfig(bad.url(), good.url())
-			cfg.Retries.Attempts = 2
+			cfg.Retries.Attempts, cfg.Retries.On = 2, on5xx
 			up := newTestUpstream(t, cfg, Options{})
 			g := newGateway(t, route("pool"), up, HandlerOptions{})
 			var body io.Reader
@@ -72,7 +72,7 @@ func TestRetry_ReplayableBody(t *testing.T) {
 		got <- string(b)
 	})
 	cfg := upstreamConfig(bad.url(), good.url())
-	cfg.Retries.Attempts = 1
+	cfg.Retries.Attempts, cfg.Retries.On = 1, on5xx
 	up := newTestUpstream(t, cfg, Options{})
 	h, err := NewHandler(route("pool"), up, HandlerOptions{})
 	if err != nil {
@@ -108,7 +108,7 @@ func TestRetry_NeverSameTargetTwice(t *testing.T) {
 		newBackend(t, "c", status(http.StatusBadGateway)),
 	}
 	cfg := upstreamConfig(bs[0].url(), bs[1].url(), bs[2].url())
-	cfg.Retries.Attempts = 5
+	cfg.Retries.Attempts, cfg.Retries.On = 5, on5xx
 	ev := &attempts{}
 	up := newTestUpstream(t, cfg, Options{Events: ev})
 	g := newGateway(t, route("pool"), up, HandlerOptions{})
@@ -193,6 +193,10 @@ func TestRetry_5xxNotRetriedWhenOnlyConnect(t *testing.T) {
 	}
 }
 
+// on5xx opts in to retrying 5xx answers (the default retries connect
+// failures only).
+var on5xx = []string{"connect", "5xx"}
+
 func TestRetry_LoneTargetRetriesItself(t *testing.T) {
 	b := newBackend(t, "a", nil)
 	b.set(func(w http.ResponseWriter, r *http.Request) {
@@ -201,7 +205,7 @@ func TestRetry_LoneTargetRetriesItself(t *testing.T) {
 		}
 	})
 	cfg := upstreamConfig(b.url())
-	cfg.Retries.Attempts = 1
+	cfg.Retries.Attempts, cfg.Retries.On = 1, on5xx
 	up := newTestUpstream(t, cfg, Options{})
 	g := newGateway(t, route("pool"), up, HandlerOptions{})
 	if code, _, _ := g.do(t, "GET", "/", nil); code != 200 {
@@ -228,7 +232,7 @@ func TestRetry_BudgetCapsRetries(t *testing.T) {
 			a := newBackend(t, "a", status(http.StatusServiceUnavailable))
 			b := newBackend(t, "b", status(http.StatusServiceUnavailable))
 			cfg := upstreamConfig(a.url(), b.url())
-			cfg.Retries = config.Retries{Attempts: 1, Budget: tt.budget, Backoff: config.Duration(time.Microsecond)}
+			cfg.Retries = config.Retries{Attempts: 1, Budget: tt.budget, Backoff: config.Duration(time.Microsecond), On: on5xx}
 			clock := newFakeClock() // frozen: every request is recent
 			up := newTestUpstream(t, cfg, Options{Now: clock.Now, Rand: func() uint64 { return 0 }})
 			g := newGateway(t, route("pool"), up, HandlerOptions{})

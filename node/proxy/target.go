@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"hash/fnv"
 	"net/url"
 	"strings"
@@ -43,21 +44,45 @@ func newTarget(index int, raw string, u *url.URL, weight int64) *target {
 }
 
 // available reports whether t may take a new request at now (UnixNano),
-// ignoring which targets this request already tried.
-func (t *target) available(now int64) bool {
-	return t.weight > 0 && t.healthy.Load() && t.ejectedUntil.Load() <= now &&
+// ignoring which targets this request already tried. With anyway set,
+// passive ejection is ignored (see Upstream.pick).
+func (t *target) available(now int64, anyway bool) bool {
+	return t.weight > 0 && t.healthy.Load() && (anyway || t.ejectedUntil.Load() <= now) &&
 		(t.breaker == nil || t.breaker.mayPass(now))
 }
 
-// passivePolicy ejects a target after consecutive failures.
+// passivePolicy ejects a target after consecutive failures of the kinds
+// it counts (config: health.passive).
 type passivePolicy struct {
 	failures int64 // <= 0: passive health is off
 	cooldown time.Duration
+	on5xx    bool // a 5xx answer counts as a failure (opt-in)
+	// onConnect and onTimeout count connect failures (dial, TLS, resets
+	// before any response) and timeouts.
+	onConnect, onTimeout bool
+}
+
+// failed reports whether a try's outcome counts against its target. A
+// client's fault (its body, its leaving) never gets here.
+func (p passivePolicy) failed(status int, err error) bool {
+	switch {
+	case err == nil:
+		return p.on5xx && status >= 500
+	case errors.Is(err, ErrTimeout):
+		return p.onTimeout
+	case isConnectFailure(err):
+		return p.onConnect
+	}
+	// Other transport failures (a malformed response, a reset after the
+	// request was written) are the target's: they count with connect.
+	return p.onConnect
 }
 
 // record counts one outcome of live traffic on t. The failures counter is
 // reset by whoever crosses the threshold, so concurrent failures eject once.
-func (p passivePolicy) record(t *target, now time.Time, failed bool) {
+// last reports whether t is the only target still available: it is then
+// not ejected (nginx's rule: the last server of a group is always tried).
+func (p passivePolicy) record(t *target, now time.Time, failed bool, last func() bool) {
 	if p.failures <= 0 {
 		return
 	}
@@ -67,9 +92,11 @@ func (p passivePolicy) record(t *target, now time.Time, failed bool) {
 		}
 		return
 	}
-	if t.failures.Add(1) == p.failures {
+	if t.failures.Add(1) >= p.failures {
 		t.failures.Store(0)
-		t.ejectedUntil.Store(now.Add(p.cooldown).UnixNano())
+		if !last() {
+			t.ejectedUntil.Store(now.Add(p.cooldown).UnixNano())
+		}
 	}
 }
 
@@ -102,10 +129,11 @@ func (s *targetSet) add(i int) {
 
 // pickState is what a balancer needs to judge a target for one pick.
 type pickState struct {
-	now   int64 // UnixNano
-	tried *targetSet
+	now    int64 // UnixNano
+	tried  *targetSet
+	anyway bool // ignore passive ejection: every target is ejected
 }
 
 func (ps *pickState) ok(t *target) bool {
-	return !ps.tried.has(t.index) && t.available(ps.now)
+	return !ps.tried.has(t.index) && t.available(ps.now, ps.anyway)
 }

@@ -90,7 +90,9 @@ func NewUpstream(cfg config.Upstream, o Options) (*Upstream, error) {
 	}
 	u.timeouts = inheritTimeouts(cfg.Timeouts, config.Timeouts{
 		Connect: config.Duration(defaultConnect), ResponseHeader: config.Duration(defaultResponseHeader)})
-	u.passive = newPassivePolicy(cfg.Health.Passive)
+	if u.passive, err = newPassivePolicy(cfg.Health.Passive); err != nil {
+		return nil, fmt.Errorf("building upstream %q: %w", cfg.Name, err)
+	}
 	u.active = newActivePolicy(cfg.Health.Active)
 	u.buildTransports(cfg)
 	u.ctx, u.stop = context.WithCancel(context.Background())
@@ -188,15 +190,47 @@ func inheritTimeouts(t, parent config.Timeouts) config.Timeouts {
 	return t
 }
 
-func newPassivePolicy(c config.PassiveHealth) passivePolicy {
+// newPassivePolicy reads c like newRetryPolicy reads retries: enabled:
+// false or failures -1 turn passive checks off, a zero failures is the
+// default, and connect failures and timeouts count by default.
+func newPassivePolicy(c config.PassiveHealth) (passivePolicy, error) {
 	p := passivePolicy{failures: int64(c.Failures), cooldown: c.Cooldown.D()}
-	if p.failures == 0 {
+	switch {
+	case (c.Enabled != nil && !*c.Enabled) || p.failures < 0:
+		p.failures = 0
+	case p.failures == 0:
 		p.failures = defaultPassive
 	}
 	if p.cooldown <= 0 {
 		p.cooldown = defaultCooldown
 	}
-	return p
+	if len(c.On) == 0 {
+		p.onConnect, p.onTimeout = true, true
+	}
+	for _, on := range c.On {
+		switch on {
+		case "connect":
+			p.onConnect = true
+		case "timeout":
+			p.onTimeout = true
+		case "5xx":
+			p.on5xx = true
+		default:
+			return p, fmt.Errorf("unknown health.passive.on %q: use connect, timeout or 5xx", on)
+		}
+	}
+	return p, nil
+}
+
+// lastAvailable reports whether no target of u but t is available at now
+// (t nil: whether none is): passive health then keeps t in.
+func (u *Upstream) lastAvailable(t *target, now int64) bool {
+	for _, o := range u.targets {
+		if o != t && o.available(now, false) {
+			return false
+		}
+	}
+	return true
 }
 
 // Name returns the upstream's name.
@@ -205,12 +239,21 @@ func (u *Upstream) Name() string { return u.name }
 // pick chooses a target for one try, skipping those in tried, and commits
 // to it (reserving the half-open probe of its breaker if it has one).
 // probe says whether the try is that probe; the caller reports its outcome.
+//
+// When passive ejection left no target (targets failing together may eject
+// each other at once), the ejected ones are picked anyway: the last
+// targets of an upstream are always tried (nginx's rule). Active health,
+// weight 0 and an open breaker still keep a target out.
 func (u *Upstream) pick(r *http.Request, tried *targetSet, now time.Time) (t *target, probe bool, err error) {
 	ps := pickState{now: now.UnixNano(), tried: tried}
 	// A breaker may refuse at commit time (another request took the
 	// half-open probe): exclude it and pick again, at most once per target.
 	for range len(u.targets) {
-		if t = u.choose(r, &ps); t == nil {
+		if t = u.choose(r, &ps); t == nil && !ps.anyway && u.passive.failures > 0 && u.lastAvailable(nil, ps.now) {
+			ps.anyway = true
+			t = u.choose(r, &ps)
+		}
+		if t == nil {
 			break
 		}
 		if t.breaker == nil {
