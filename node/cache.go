@@ -28,6 +28,7 @@ func (n *Node) newCache(nc config.Node) (*cache.Cache, error) {
 		PeerTimeout:  nc.Cache.PeerTimeout.D(),
 		Owners:       &owners{n: n, self: nc.Name, region: nc.Region},
 		Transport:    peerTransport{n},
+		Peers:        n.livePeerAddrs,
 		Dispatch:     n,
 		Now:          n.now,
 		Registerer:   n.reg,
@@ -165,6 +166,17 @@ func (n *Node) livePeers() map[string]string {
 		if m.Name != self && m.PeerAddr != "" && (m.State == cluster.Alive || m.State == cluster.Suspect) {
 			out[m.Name] = m.PeerAddr
 		}
+	}
+	return out
+}
+
+// livePeerAddrs lists the peer addresses of livePeers: where a
+// successful unsafe request's invalidation goes.
+func (n *Node) livePeerAddrs() []string {
+	peers := n.livePeers()
+	out := make([]string, 0, len(peers))
+	for _, addr := range peers {
+		out = append(out, addr)
 	}
 	return out
 }
