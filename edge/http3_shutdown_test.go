@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 func TestH3Server_ShutdownWaitsForInFlight(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	entered, proceed := make(chan struct{}), make(chan struct{})
+	var proceedOnce sync.Once
+	letFinish := func() { proceedOnce.Do(func() { close(proceed) }) }
+	defer letFinish() // a failed test still frees the handler
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-proceed
@@ -68,7 +72,7 @@ func TestH3Server_ShutdownWaitsForInFlight(t *testing.T) {
 		t.Fatalf("Shutdown returned %v with a request in flight", err)
 	default:
 	}
-	close(proceed)
+	letFinish()
 	if res := <-done; res.err != nil || res.body != "finished" {
 		t.Errorf("in-flight request = %q, %v; want %q, nil", res.body, res.err, "finished")
 	}

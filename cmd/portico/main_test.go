@@ -397,6 +397,9 @@ func TestSIGTERMDrains(t *testing.T) {
 		fmt.Fprint(w, "done")
 	}))
 	defer up.Close()
+	var releaseOnce sync.Once
+	releaseUp := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseUp() // runs before up.Close: a failed test frees the handlers
 	_ = demo.New // the demo upstream is exercised by TestDevTourAnswers
 
 	dir := t.TempDir()
@@ -456,7 +459,7 @@ routes: [{name: r, upstream: u}]
 		}
 		return err != nil
 	})
-	close(release)
+	releaseUp()
 	for range inflight {
 		if r := <-results; r != "200 done" {
 			t.Errorf("in-flight request got %q, want 200 done", r)
