@@ -6,8 +6,12 @@
 // files change (certs.go, certreload.go), a development CA (devca.go),
 // connection limits in all and per client address, shared with QUIC, and
 // the TLS handshake off the accept loop (listener.go), a minimum request
-// body rate (bodyrate.go), the HTTP/2 rapid reset guard (reset.go), the
-// portico_edge_* metrics (metrics.go), and draining on Shutdown.
+// body rate (bodyrate.go), the HTTP/2 rapid reset guard (reset.go),
+// ending the connection after an HTTP/1 request whose body framing a
+// parser in front could read differently (framing.go: request
+// smuggling), counting and logging the requests net/http refuses before
+// any handler runs (rejected.go), the portico_edge_* metrics
+// (metrics.go), and draining on Shutdown.
 // HTTP/3 over QUIC (quic-go) lives in http3*.go: ServeUDP serves it on
 // the TCP listener's port number with the Server's certificates,
 // connection limits and metrics, TLS responses advertise it with Alt-Svc,

@@ -94,6 +94,23 @@ type trackedConn struct {
 	closed    bool
 
 	resets resetWindow
+
+	// Rejections by net/http (rejected.go): waiting is set between
+	// requests, until a handler runs; writesWaiting and statusWaiting
+	// describe what was written in that time.
+	waiting       atomic.Bool
+	h2            atomic.Bool // the connection speaks HTTP/2 (proto is cleared at close)
+	writesWaiting atomic.Int32
+	statusWaiting atomic.Int32
+}
+
+// Write writes to the connection, noting what net/http writes with no
+// handler running (see rejected.go).
+func (c *trackedConn) Write(b []byte) (int, error) {
+	if c.waiting.Load() {
+		c.noteWrite(b)
+	}
+	return c.Conn.Write(b)
 }
 
 // Close closes the connection and, the first time, releases its slot.
@@ -116,6 +133,11 @@ func (c *trackedConn) CloseWrite() error {
 // ReadFrom lets net/http use the underlying connection's ReadFrom
 // (sendfile, splice) for cleartext responses.
 func (c *trackedConn) ReadFrom(r io.Reader) (int64, error) {
+	if c.waiting.Load() {
+		// Never with net/http (it writes error responses with Write),
+		// but then a write is a write.
+		c.writesWaiting.Add(1)
+	}
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
@@ -146,6 +168,7 @@ func (c *trackedConn) opened(proto string, settled bool) {
 		return
 	}
 	c.proto = proto
+	c.h2.Store(proto == protoH2)
 	c.settled.Store(settled)
 	if settled {
 		c.metrics.connOpened(proto)
@@ -171,6 +194,7 @@ func (c *trackedConn) requestSeen(protoMajor int) {
 	c.metrics.connMoved(c.proto, proto)
 	c.metrics.connSettled(proto)
 	c.proto = proto
+	c.h2.Store(proto == protoH2)
 	c.settled.Store(true)
 }
 

@@ -43,6 +43,8 @@ const (
 //	requests_total{proto}                counter: requests, by HTTP major version
 //	tls_handshake_errors_total{reason}   counter: failed TLS handshakes (reasons above)
 //	connections_refused_total{reason}    counter: max_conns|max_conns_per_ip
+//	rejected_requests_total{reason}      counter: HTTP/1 requests net/http refused before
+//	                                     any handler ran (reasons in rejected.go)
 //	rapid_reset_closes_total             counter: HTTP/2 connections closed for rapid reset
 //	slow_body_closes_total               counter: request bodies cut for MinBodyRate
 //	cert_reloads_total{result}           counter: ok|error
@@ -61,6 +63,7 @@ type metrics struct {
 
 	handshakeErrors  *prometheus.CounterVec
 	refused          *prometheus.CounterVec
+	rejectedReqs     *prometheus.CounterVec
 	rapidResetCloses prometheus.Counter
 	slowBodyCloses   prometheus.Counter
 	certReloads      *prometheus.CounterVec
@@ -81,6 +84,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		total:            map[string]prometheus.Counter{},
 		handshakeErrors:  prometheus.NewCounterVec(prometheus.CounterOpts(opts("tls_handshake_errors_total", "Failed TLS handshakes, by reason.")), []string{"reason"}),
 		refused:          prometheus.NewCounterVec(prometheus.CounterOpts(opts("connections_refused_total", "Connections closed at accept by a connection limit, by reason.")), []string{"reason"}),
+		rejectedReqs:     prometheus.NewCounterVec(prometheus.CounterOpts(opts("rejected_requests_total", "HTTP/1 requests refused by the HTTP parser before any handler ran (malformed, headers too large, unsupported transfer coding, expectation or version), by reason.")), []string{"reason"}),
 		rapidResetCloses: prometheus.NewCounter(prometheus.CounterOpts(opts("rapid_reset_closes_total", "HTTP/2 connections closed for cancelling streams too fast (rapid reset)."))),
 		slowBodyCloses:   prometheus.NewCounter(prometheus.CounterOpts(opts("slow_body_closes_total", "Request bodies cut off for arriving below the minimum rate."))),
 		certReloads:      prometheus.NewCounterVec(prometheus.CounterOpts(opts("cert_reloads_total", "Certificate reloads, by result (ok, error).")), []string{"result"}),
@@ -99,12 +103,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{refusedMaxConns, refusedMaxConnsPerIP} {
 		m.refused.WithLabelValues(r)
 	}
+	for _, r := range rejectReasons {
+		m.rejectedReqs.WithLabelValues(r)
+	}
 	m.certReloads.WithLabelValues("ok")
 	m.certReloads.WithLabelValues("error")
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{openVec, totalVec, reqVec, m.handshakeErrors, m.refused,
+	for _, c := range []prometheus.Collector{openVec, totalVec, reqVec, m.handshakeErrors, m.refused, m.rejectedReqs,
 		m.rapidResetCloses, m.slowBodyCloses, m.certReloads, m.certExpiry} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering edge metrics: %w", err)
@@ -168,6 +175,7 @@ func (m *metrics) request(protoMajor int) {
 
 func (m *metrics) handshakeError(reason string) { m.handshakeErrors.WithLabelValues(reason).Inc() }
 func (m *metrics) connRefused(reason string)    { m.refused.WithLabelValues(reason).Inc() }
+func (m *metrics) rejected(reason string)       { m.rejectedReqs.WithLabelValues(reason).Inc() }
 
 // certReload counts a certificate reload by its result.
 func (m *metrics) certReload(err error) {

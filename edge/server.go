@@ -38,6 +38,7 @@ type Server struct {
 	now         func() time.Time
 	log         *slog.Logger
 	errorLog    *slog.Logger
+	rejectLog   rejectLog
 
 	// TLS; all nil without Config.TLS.
 	tlsFiles      []CertFiles
@@ -301,6 +302,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tc, _ := r.Context().Value(connKey{}).(*trackedConn)
 	if tc != nil {
+		tc.handlerRan()
 		tc.requestSeen(r.ProtoMajor)
 		if r.ProtoMajor == 2 && s.maxResets > 0 {
 			defer s.checkReset(r, tc)
@@ -318,6 +320,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // Config.ConnState. net/http reports StateNew once per connection and
 // then exactly one of StateClosed or StateHijacked at its end.
 func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.requestStates(c, state) // before OpenConns drops: tests wait on it
 	switch state {
 	case http.StateNew:
 		s.open.Add(1)
