@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -52,15 +53,21 @@ type Config struct {
 	// restarts. Required.
 	ID string
 
-	// BindAddr is the host:port the Raft TCP transport listens on (port 0
-	// picks a free port). Required unless Transport is set.
-	BindAddr string
-	// AdvertiseAddr is the host:port other servers dial. If empty, the bound
-	// address is used, which must then not be a wildcard (0.0.0.0, ::).
+	// Listener accepts Raft's connections and Dial opens them (timeout
+	// bounds the dial and any handshake). The store does not secure the
+	// stream: the caller passes authenticated ones (the cluster package
+	// passes mutual TLS from cluster/peer; tests pass plain TCP). The store
+	// owns Listener from Open on: it closes it at Shutdown or when Open
+	// fails. Both are required unless Transport is set.
+	Listener net.Listener
+	Dial     func(addr string, timeout time.Duration) (net.Conn, error)
+	// AdvertiseAddr is the host:port other servers dial. If empty, the
+	// listener's address is used, which must then not be a wildcard
+	// (0.0.0.0, ::).
 	AdvertiseAddr string
-	// Transport, if set, replaces the TCP transport (tests pass a
-	// raft.InmemTransport); BindAddr and AdvertiseAddr are then ignored.
-	// Raft closes it on Shutdown.
+	// Transport, if set, replaces the stream transport (tests pass a
+	// raft.InmemTransport or a TCP one); Listener, Dial and AdvertiseAddr
+	// are then ignored. Raft closes it on Shutdown.
 	Transport raft.Transport
 
 	// DataDir holds the raft-wal log and stable store (DataDir/wal) and the
@@ -148,8 +155,8 @@ func (c Config) validate() error {
 	if c.ID == "" {
 		errs = append(errs, errors.New("an ID is required"))
 	}
-	if c.Transport == nil && c.BindAddr == "" {
-		errs = append(errs, errors.New("a BindAddr is required without a Transport"))
+	if c.Transport == nil && (c.Listener == nil || c.Dial == nil) {
+		errs = append(errs, errors.New("a Listener and a Dial are required without a Transport"))
 	}
 	if !c.InMemory && c.DataDir == "" {
 		errs = append(errs, errors.New("a DataDir is required unless InMemory"))

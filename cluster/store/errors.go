@@ -22,7 +22,34 @@ var (
 
 	// ErrClosed is returned by calls made after Shutdown.
 	ErrClosed = errors.New("store: closed")
+
+	// ErrStopped is matched by *StoppedError: this server met a log entry
+	// it can't apply and stopped its Raft.
+	ErrStopped = errors.New("store: stopped")
 )
+
+// StoppedError says which log entry stopped this server: one it can't
+// apply (an unknown command type without the ignore flag, most likely
+// written by a newer binary, or an empty entry). Propose and Barrier
+// return it from then on, and Err reports it. Version is the document
+// version the server kept serving.
+type StoppedError struct {
+	Index   uint64
+	Type    uint8
+	Empty   bool
+	Version int64
+}
+
+func (e *StoppedError) Error() string {
+	what := fmt.Sprintf("unknown command type %#x", e.Type)
+	if e.Empty {
+		what = "an empty entry"
+	}
+	return fmt.Sprintf("store: stopped: raft log entry %d is %s, which this binary can't apply (was it written by a newer version? upgrade this node); config stays at version %d", e.Index, what, e.Version)
+}
+
+// Is makes errors.Is(err, ErrStopped) true.
+func (e *StoppedError) Is(target error) bool { return target == ErrStopped }
 
 // NotLeaderError is returned by Propose and Barrier on a node that is not
 // the leader. LeaderID (the leader's node name) and LeaderAddr (its Raft

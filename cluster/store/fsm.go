@@ -19,8 +19,8 @@ const (
 	// ignoreUnknownFlag marks a command type that a node may skip if it
 	// doesn't know it (it logs a warning and applies nothing), so a newer
 	// binary can add optional commands during a rolling upgrade. An unknown
-	// type without the flag panics: applying the log partially would let
-	// this node's state diverge from the others'.
+	// type without the flag stops the FSM (see Apply): applying the log
+	// partially would let this node's state diverge from the others'.
 	ignoreUnknownFlag commandType = 0x80
 
 	// cmdSetDocument replaces the document. Payload: IfVersion as 8 bytes
@@ -41,13 +41,18 @@ type fsm struct {
 	onApply  func(Document)
 	log      *slog.Logger
 	commands map[commandType]func(payload []byte) any
+	// stopped is set, once, by the first entry this binary can't apply;
+	// from then on Apply applies nothing. onStop hears of it (once).
+	stopped atomic.Pointer[StoppedError]
+	onStop  func(*StoppedError)
 }
 
 var _ raft.FSM = (*fsm)(nil)
 
-// newFSM returns an empty FSM. onApply may be nil.
-func newFSM(onApply func(Document), log *slog.Logger) *fsm {
-	f := &fsm{onApply: onApply, log: log}
+// newFSM returns an empty FSM. onApply and onStop may be nil; onStop runs
+// on the FSM goroutine and must not wait for Raft.
+func newFSM(onApply func(Document), log *slog.Logger, onStop func(*StoppedError)) *fsm {
+	f := &fsm{onApply: onApply, log: log, onStop: onStop}
 	f.doc.Store(&Document{})
 	// The dispatch table: one entry per command type this binary knows.
 	f.commands = map[commandType]func([]byte) any{
@@ -62,9 +67,20 @@ func (f *fsm) current() *Document { return f.doc.Load() }
 // Apply routes a committed entry to its command. It is deterministic: the
 // result depends only on the entry and the current document. It returns a
 // Document, a *ConflictError or an error, which Propose hands back.
+//
+// An entry it can't apply (an unknown command type without the ignore
+// flag, or an empty entry: a newer binary, or a foreign writer, wrote it)
+// stops the FSM for good: skipping the entry would make this node's state
+// differ from the others', and panicking would crash the process on every
+// restart (Raft replays the same entry). The document stays at the last
+// version applied, every later entry is refused with the same
+// *StoppedError, and onStop hears of it so the store can stop Raft.
 func (f *fsm) Apply(l *raft.Log) any {
+	if st := f.stopped.Load(); st != nil {
+		return st
+	}
 	if len(l.Data) == 0 {
-		panic(fmt.Sprintf("store: empty raft log entry at index %d", l.Index))
+		return f.stop(&StoppedError{Index: l.Index, Empty: true})
 	}
 	typ, payload := commandType(l.Data[0]), l.Data[1:]
 	if fn, ok := f.commands[typ]; ok {
@@ -75,9 +91,15 @@ func (f *fsm) Apply(l *raft.Log) any {
 			"type", fmt.Sprintf("%#x", uint8(typ)), "index", l.Index)
 		return nil
 	}
-	// Skipping the entry would make this node's state differ from the
-	// others'; stopping is the only safe answer.
-	panic(fmt.Sprintf("store: unknown raft command type %#x at index %d; upgrade this node", uint8(typ), l.Index))
+	return f.stop(&StoppedError{Index: l.Index, Type: uint8(typ)})
+}
+
+func (f *fsm) stop(st *StoppedError) *StoppedError {
+	st.Version = f.current().Version
+	if f.stopped.CompareAndSwap(nil, st) && f.onStop != nil {
+		f.onStop(st)
+	}
+	return st
 }
 
 // encodeSetDocument builds a cmdSetDocument log entry.

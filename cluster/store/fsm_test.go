@@ -36,7 +36,7 @@ func TestFSM_SetDocument(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var log appliedLog
-			f := newFSM(log.onApply, testLogger())
+			f := newFSM(log.onApply, testLogger(), nil)
 			var wantApplied []int64
 			for i, st := range tt.steps {
 				data := []byte{byte('a' + i)}
@@ -65,7 +65,7 @@ func TestFSM_SetDocument(t *testing.T) {
 }
 
 func TestFSM_CopiesEntryData(t *testing.T) {
-	f := newFSM(nil, testLogger())
+	f := newFSM(nil, testLogger(), nil)
 	entry := encodeSetDocument([]byte("abc"), 0)
 	applyEntry(f, 1, entry)
 	entry[len(entry)-1] = 'X' // the log store reusing its buffer
@@ -76,30 +76,41 @@ func TestFSM_CopiesEntryData(t *testing.T) {
 
 func TestFSM_UnknownCommands(t *testing.T) {
 	tests := []struct {
-		name      string
-		data      []byte
-		wantPanic bool
+		name     string
+		data     []byte
+		wantStop bool
 	}{
-		{"unknown type panics", []byte{0x7f, 1, 2}, true},
-		{"empty entry panics", []byte{}, true},
+		{"unknown type stops", []byte{0x7f, 1, 2}, true},
+		{"empty entry stops", []byte{}, true},
 		{"unknown type with the ignore flag is skipped", []byte{0x80 | 0x7f, 1, 2}, false},
 		{"ignore flag alone is skipped", []byte{0x80}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFSM(nil, testLogger())
+			var stops []*StoppedError
+			f := newFSM(nil, testLogger(), func(st *StoppedError) { stops = append(stops, st) })
 			applyEntry(f, 1, encodeSetDocument([]byte("keep"), 0))
-			var got any
-			panicked := func() (p bool) {
-				defer func() { p = recover() != nil }()
-				got = applyEntry(f, 2, tt.data)
-				return false
-			}()
-			if panicked != tt.wantPanic {
-				t.Fatalf("panicked = %v, want %v", panicked, tt.wantPanic)
+			got := applyEntry(f, 2, tt.data) // must not panic
+			after := applyEntry(f, 3, encodeSetDocument([]byte("later"), 0))
+			if !tt.wantStop {
+				if got != nil || len(stops) != 0 {
+					t.Errorf("Apply = %v (stops %v), want nil", got, stops)
+				}
+				if d, ok := after.(Document); !ok || d.Version != 2 {
+					t.Errorf("the next write = %v, want version 2", after)
+				}
+				return
 			}
-			if !tt.wantPanic && got != nil {
-				t.Errorf("Apply = %v, want nil", got)
+			var st *StoppedError
+			if err, _ := got.(error); !errors.As(err, &st) || st.Index != 2 || st.Version != 1 || !errors.Is(err, ErrStopped) {
+				t.Fatalf("Apply = %v, want a StoppedError at index 2, version 1", got)
+			}
+			if len(stops) != 1 {
+				t.Errorf("onStop called %d times, want once", len(stops))
+			}
+			// Stopped for good: later entries are refused, not applied.
+			if err, _ := after.(error); !errors.Is(err, ErrStopped) {
+				t.Errorf("Apply after the stop = %v, want ErrStopped", after)
 			}
 			if cur := f.current(); cur.Version != 1 || string(cur.Data) != "keep" {
 				t.Errorf("document = %+v, want version 1 %q", cur, "keep")
@@ -109,7 +120,7 @@ func TestFSM_UnknownCommands(t *testing.T) {
 }
 
 func TestFSM_MalformedPayloadChangesNothing(t *testing.T) {
-	f := newFSM(nil, testLogger())
+	f := newFSM(nil, testLogger(), nil)
 	got := applyEntry(f, 1, []byte{byte(cmdSetDocument), 0, 0})
 	if _, ok := got.(error); !ok {
 		t.Fatalf("Apply(short payload) = %v, want an error", got)
@@ -138,7 +149,7 @@ func (s *memSink) Cancel() error     { s.cancelled = true; return nil }
 func (s *memSink) Reader() io.Reader { return bytes.NewReader(s.Bytes()) }
 
 func TestFSM_SnapshotRestore(t *testing.T) {
-	src := newFSM(nil, testLogger())
+	src := newFSM(nil, testLogger(), nil)
 	for i := range 3 {
 		applyEntry(src, uint64(i+1), encodeSetDocument([]byte(strings.Repeat("x", i+1)), 0))
 	}
@@ -157,7 +168,7 @@ func TestFSM_SnapshotRestore(t *testing.T) {
 	}
 
 	var log appliedLog
-	dst := newFSM(log.onApply, testLogger())
+	dst := newFSM(log.onApply, testLogger(), nil)
 	applyEntry(dst, 1, encodeSetDocument([]byte("replaced"), 0))
 	if err := dst.Restore(io.NopCloser(sink.Reader())); err != nil {
 		t.Fatalf("Restore: %v", err)
@@ -171,7 +182,7 @@ func TestFSM_SnapshotRestore(t *testing.T) {
 }
 
 func TestFSM_PersistCancelsOnError(t *testing.T) {
-	f := newFSM(nil, testLogger())
+	f := newFSM(nil, testLogger(), nil)
 	applyEntry(f, 1, encodeSetDocument([]byte("doc"), 0))
 	snap, _ := f.Snapshot()
 	sink := &memSink{failWrite: true}
@@ -184,7 +195,7 @@ func TestFSM_PersistCancelsOnError(t *testing.T) {
 }
 
 func TestFSM_RestoreRejectsGarbage(t *testing.T) {
-	f := newFSM(nil, testLogger())
+	f := newFSM(nil, testLogger(), nil)
 	applyEntry(f, 1, encodeSetDocument([]byte("doc"), 0))
 	if err := f.Restore(io.NopCloser(strings.NewReader("garbage"))); err == nil {
 		t.Fatal("Restore(garbage): got nil error")

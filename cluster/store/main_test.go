@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -45,6 +46,19 @@ func newTCPTransport(t testing.TB) *raft.NetworkTransport {
 		t.Fatalf("NewTCPTransport: %v", err)
 	}
 	return tr
+}
+
+// onTCP hands the store a plain TCP listener on addr and a plain dialer
+// (the store's own stream transport; cluster passes mutual TLS ones).
+func onTCP(t testing.TB, addr string) func(*Config) {
+	return func(c *Config) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("listen for raft on %s: %v", addr, err)
+		}
+		c.Listener = ln
+		c.Dial = func(a string, timeout time.Duration) (net.Conn, error) { return net.DialTimeout("tcp", a, timeout) }
+	}
 }
 
 // testConfig is a fast in-memory config for server id; opts adjust it.

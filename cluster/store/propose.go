@@ -24,10 +24,14 @@ const leaderPoll = 20 * time.Millisecond
 // ErrNoQuorum when no leader is elected or the commit doesn't happen before
 // ctx's deadline or Config.ProposeTimeout, whichever is first (the write's
 // outcome is then unknown: re-read before retrying); ctx's error if ctx is
-// cancelled; ErrClosed after Shutdown.
+// cancelled; ErrClosed after Shutdown; a *StoppedError (ErrStopped) once
+// this server met a log entry it can't apply.
 func (s *Store) Propose(ctx context.Context, data []byte, ifVersion int64) (Document, error) {
 	if ifVersion < -1 {
 		return Document{}, fmt.Errorf("store: ifVersion %d: want -1, 0 or a version", ifVersion)
+	}
+	if err := s.Err(); err != nil {
+		return Document{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProposeTimeout)
 	defer cancel()
@@ -43,6 +47,8 @@ func (s *Store) Propose(ctx context.Context, data []byte, ifVersion int64) (Docu
 		return r, nil
 	case *ConflictError:
 		return Document{}, r
+	case *StoppedError:
+		return Document{}, r
 	case error:
 		return Document{}, fmt.Errorf("proposing: %w", r)
 	default:
@@ -54,6 +60,9 @@ func (s *Store) Propose(ctx context.Context, data []byte, ifVersion int64) (Docu
 // before the call, so Current reflects every acknowledged write. On a
 // follower it returns a *NotLeaderError; errors are otherwise Propose's.
 func (s *Store) Barrier(ctx context.Context) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProposeTimeout)
 	defer cancel()
 	if err := s.awaitLeadership(ctx, "waiting for barrier"); err != nil {
@@ -81,7 +90,7 @@ func (s *Store) awaitLeadership(ctx context.Context, doing string) error {
 		case raft.Leader:
 			return nil
 		case raft.Shutdown:
-			return ErrClosed
+			return s.closedErr()
 		}
 		if id, addr := s.Leader(); id != "" {
 			return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
@@ -100,7 +109,7 @@ func (s *Store) awaitLeadership(ctx context.Context, doing string) error {
 func (s *Store) await(ctx context.Context, f raft.Future, doing string) error {
 	done := make(chan error, 1)
 	if !s.goTracked(func() { done <- f.Error() }) {
-		return ErrClosed
+		return s.closedErr()
 	}
 	select {
 	case err := <-done:
@@ -116,7 +125,7 @@ func (s *Store) raftError(err error, doing string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return ErrClosed
+		return s.closedErr()
 	case errors.Is(err, raft.ErrNotLeader):
 		if id, addr := s.Leader(); id != "" {
 			return &NotLeaderError{LeaderID: id, LeaderAddr: addr}

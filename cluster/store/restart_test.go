@@ -25,7 +25,7 @@ func tempDirs(t testing.TB, ids []string) map[string]string {
 }
 
 // reopen restarts a stopped server from its DataDir on its old address,
-// through the store's own TCP transport.
+// through the store's own stream transport (plain TCP here).
 func (c *testCluster) reopen(id string, opts ...func(*Config)) *Store {
 	c.t.Helper()
 	var addr string
@@ -34,7 +34,7 @@ func (c *testCluster) reopen(id string, opts ...func(*Config)) *Store {
 			addr = srv.Addr
 		}
 	}
-	s := openStore(c.t, testConfig(id, append(opts, func(cfg *Config) { cfg.BindAddr = addr })...))
+	s := openStore(c.t, testConfig(id, append(opts, onTCP(c.t, addr))...))
 	c.nodes[id] = s
 	return s
 }

@@ -26,6 +26,9 @@ type Status struct {
 	// LastContact is when a follower last heard from the leader (zero on
 	// the leader and before any contact).
 	LastContact time.Time
+	// Stopped says why Raft stopped on this server when it met a log
+	// entry it can't apply (see StoppedError); empty otherwise.
+	Stopped string
 }
 
 // Status reads this server's Raft state. It doesn't block on the network.
@@ -41,6 +44,9 @@ func (s *Store) Status() Status {
 		LastContact:  s.raft.LastContact(),
 	}
 	st.LeaderID, st.LeaderAddr = s.Leader()
+	if err := s.Err(); err != nil {
+		st.Stopped = err.Error()
+	}
 	if st.State == raft.Leader.String() {
 		st.LastContact = time.Time{}
 	}

@@ -34,6 +34,7 @@ type Store struct {
 	leaderCh chan bool     // LeaderCh: latest leadership value, buffer 1
 	kick     chan struct{} // buffer 1: run a reconcile pass soon
 	stop     chan struct{} // closed by Shutdown
+	started  chan struct{} // closed once Open has started Raft
 
 	mu      sync.Mutex // guards view, hasView, closed, and wg.Go after close
 	view    view
@@ -70,7 +71,14 @@ type storage struct {
 // one bootstraps only through Reconcile (BootstrapExpect) or waits to be
 // added by a leader.
 func Open(cfg Config) (*Store, error) {
-	cfg = cfg.withDefaults()
+	s, err := open(cfg.withDefaults())
+	if err != nil && cfg.Transport == nil && cfg.Listener != nil {
+		_ = cfg.Listener.Close() // ours from Open on (a second Close is harmless)
+	}
+	return s, err
+}
+
+func open(cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -79,13 +87,14 @@ func Open(cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:          cfg,
 		log:          log,
-		fsm:          newFSM(cfg.OnApply, log),
+		started:      make(chan struct{}),
 		notifyCh:     make(chan bool, 10),
 		leaderCh:     make(chan bool, 1),
 		kick:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		shutdownDone: make(chan struct{}),
 	}
+	s.fsm = newFSM(cfg.OnApply, log, s.stopOnFatal)
 	st, err := openStorage(cfg, hl)
 	if err != nil {
 		return nil, err
@@ -105,6 +114,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, errors.Join(err, st.closeQuietly())
 	}
 	s.retry = rc.HeartbeatTimeout
+	close(s.started)
 	s.wg.Go(s.watchLeadership)
 	s.wg.Go(s.reconcileLoop)
 	return s, nil
@@ -187,29 +197,47 @@ func (st storage) closeQuietly() error {
 	return nil
 }
 
-// openTransport returns cfg.Transport or a new TCP transport.
+// openTransport returns cfg.Transport or a network transport over
+// cfg.Listener and cfg.Dial.
 func openTransport(cfg Config, hl hclog.Logger) (raft.Transport, error) {
 	if cfg.Transport != nil {
 		return cfg.Transport, nil
 	}
-	var adv net.Addr
+	sl := &streamLayer{Listener: cfg.Listener, dial: cfg.Dial}
 	if cfg.AdvertiseAddr != "" {
 		a, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
 		if err != nil {
 			return nil, fmt.Errorf("resolving raft advertise address: %w", err)
 		}
-		adv = a
+		sl.adv = a
+	} else if a, ok := cfg.Listener.Addr().(*net.TCPAddr); !ok || a.IP.IsUnspecified() {
+		return nil, fmt.Errorf("raft listens on %s, which others can't dial: set an advertise address", cfg.Listener.Addr())
 	}
-	t, err := raft.NewTCPTransportWithConfig(cfg.BindAddr, adv, &raft.NetworkTransportConfig{
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  sl,
 		MaxPool: 3,
 		// I/O deadline of every RPC, snapshots excepted (Consul's value).
 		Timeout: 10 * time.Second,
 		Logger:  hl.Named("transport"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listening for raft on %s: %w", cfg.BindAddr, err)
+	}), nil
+}
+
+// streamLayer is raft.StreamLayer over the caller's listener and dialer.
+type streamLayer struct {
+	net.Listener
+	adv  net.Addr // nil: the listener's
+	dial func(addr string, timeout time.Duration) (net.Conn, error)
+}
+
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return s.dial(string(addr), timeout)
+}
+
+func (s *streamLayer) Addr() net.Addr {
+	if s.adv != nil {
+		return s.adv
 	}
-	return t, nil
+	return s.Listener.Addr()
 }
 
 // Shutdown stops Raft (pending writes fail with ErrClosed), the store's
@@ -249,6 +277,43 @@ func (s *Store) teardown() {
 		s.shutdownErr = fmt.Errorf("shutting down raft store: %w", err)
 	}
 	s.log.Info("raft stopped", "id", s.cfg.ID)
+}
+
+// stopOnFatal runs on the FSM goroutine when it met an entry it can't
+// apply: it logs why, once, and stops Raft on a tracked goroutine (Raft's
+// Shutdown waits for the FSM goroutine, so not on this one). The node
+// keeps serving the last document it applied; a restart meets the same
+// entry and stops the same way, until the binary is upgraded.
+func (s *Store) stopOnFatal(st *StoppedError) {
+	s.log.Error("raft stopped on this node: the cluster's log has an entry this binary can't apply; it keeps serving the last config it applied. Upgrade this node to the cluster's version",
+		"index", st.Index, "version", st.Version, "err", st)
+	s.goTracked(func() {
+		select {
+		case <-s.started:
+		case <-s.stop:
+			return
+		}
+		if err := s.raft.Shutdown().Error(); err != nil {
+			s.log.Warn("stopping raft after an entry it can't apply", "err", err)
+		}
+	})
+}
+
+// Err reports why this server stopped applying the log (a *StoppedError),
+// or nil.
+func (s *Store) Err() error {
+	if st := s.fsm.stopped.Load(); st != nil {
+		return st
+	}
+	return nil
+}
+
+// closedErr is the error of a call on a Raft that has shut down.
+func (s *Store) closedErr() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
 }
 
 // goTracked runs fn on a goroutine that Shutdown waits for; it refuses

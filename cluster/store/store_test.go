@@ -16,24 +16,31 @@ import (
 
 func TestOpen_InvalidConfig(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  Config
-		want string
+		name   string
+		listen string // "" for no Listener
+		cfg    Config
+		want   string
 	}{
-		{"no ID", Config{InMemory: true, BindAddr: "127.0.0.1:0"}, "an ID is required"},
-		{"no address", Config{ID: "a", InMemory: true}, "BindAddr is required"},
-		{"no data dir", Config{ID: "a", BindAddr: "127.0.0.1:0"}, "DataDir is required"},
-		{"even voters", Config{ID: "a", InMemory: true, BindAddr: "127.0.0.1:0", Voters: 4}, "voters 4"},
-		{"too many voters", Config{ID: "a", InMemory: true, BindAddr: "127.0.0.1:0", Voters: 9}, "voters 9"},
-		{"bootstrap above voters", Config{ID: "a", InMemory: true, BindAddr: "127.0.0.1:0", BootstrapExpect: 5}, "bootstrap expect 5"},
-		{"negative duration", Config{ID: "a", InMemory: true, BindAddr: "127.0.0.1:0", DeadServerTimeout: -1}, "negative"},
-		{"wildcard address without an advertise address", Config{ID: "a", InMemory: true, BindAddr: "0.0.0.0:0"}, "listening for raft"},
-		{"bad raft tuning", Config{ID: "a", InMemory: true, BindAddr: "127.0.0.1:0",
+		{"no ID", "127.0.0.1:0", Config{InMemory: true}, "an ID is required"},
+		{"no listener", "", Config{ID: "a", InMemory: true}, "a Listener and a Dial are required"},
+		{"no data dir", "127.0.0.1:0", Config{ID: "a"}, "DataDir is required"},
+		{"even voters", "127.0.0.1:0", Config{ID: "a", InMemory: true, Voters: 4}, "voters 4"},
+		{"too many voters", "127.0.0.1:0", Config{ID: "a", InMemory: true, Voters: 9}, "voters 9"},
+		{"bootstrap above voters", "127.0.0.1:0", Config{ID: "a", InMemory: true, BootstrapExpect: 5}, "bootstrap expect 5"},
+		{"negative duration", "127.0.0.1:0", Config{ID: "a", InMemory: true, DeadServerTimeout: -1}, "negative"},
+		{"wildcard address without an advertise address", "0.0.0.0:0", Config{ID: "a", InMemory: true}, "set an advertise address"},
+		{"bad raft tuning", "127.0.0.1:0", Config{ID: "a", InMemory: true,
 			Tune: func(c *raft.Config) { c.LeaderLeaseTimeout = time.Hour }}, "invalid raft config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Open(tt.cfg)
+			cfg := tt.cfg
+			var ln net.Listener
+			if tt.listen != "" {
+				onTCP(t, tt.listen)(&cfg)
+				ln = cfg.Listener
+			}
+			s, err := Open(cfg)
 			if err == nil {
 				shutdown(t, s)
 				t.Fatalf("Open: got nil error, want one containing %q", tt.want)
@@ -41,25 +48,20 @@ func TestOpen_InvalidConfig(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Open error = %q, want it to contain %q", err, tt.want)
 			}
+			if ln != nil {
+				// A failed Open closes the listener it was handed.
+				if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+					c.Close()
+					t.Errorf("the listener is still open after a failed Open")
+				}
+			}
 		})
-	}
-}
-
-func TestOpen_AddressInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, err = Open(testConfig("a", func(c *Config) { c.BindAddr = ln.Addr().String() }))
-	if err == nil || !strings.Contains(err.Error(), "listening for raft") {
-		t.Errorf("Open on a taken port = %v, want a listening error", err)
 	}
 }
 
 func TestOpen_DataDirInUse(t *testing.T) {
 	dir := t.TempDir()
-	onDir := func(c *Config) { c.InMemory, c.DataDir, c.BindAddr = false, dir, "127.0.0.1:0" }
+	onDir := func(c *Config) { c.InMemory, c.DataDir = false, dir; onTCP(t, "127.0.0.1:0")(c) }
 	openStore(t, testConfig("a", onDir))
 	_, err := Open(testConfig("b", onDir))
 	if err == nil || !strings.Contains(err.Error(), "in use") {
@@ -69,7 +71,8 @@ func TestOpen_DataDirInUse(t *testing.T) {
 
 func TestSingleServer_BootstrapsItself(t *testing.T) {
 	s := openStore(t, testConfig("solo", func(c *Config) {
-		c.BindAddr, c.Voters, c.BootstrapExpect = "127.0.0.1:0", 1, 1
+		c.Voters, c.BootstrapExpect = 1, 1
+		onTCP(t, "127.0.0.1:0")(c)
 	}))
 	if got := s.Current(); got.Version != 0 || got.Data != nil {
 		t.Errorf("Current before any write = %+v, want the zero Document", got)
@@ -88,7 +91,8 @@ func TestSingleServer_BootstrapsItself(t *testing.T) {
 
 func TestShutdown_IdempotentThenClosed(t *testing.T) {
 	s := openStore(t, testConfig("solo", func(c *Config) {
-		c.BindAddr, c.Voters, c.BootstrapExpect = "127.0.0.1:0", 1, 1
+		c.Voters, c.BootstrapExpect = 1, 1
+		onTCP(t, "127.0.0.1:0")(c)
 	}))
 	s.Reconcile(nil, nil)
 	waitFor(t, 10*time.Second, "solo to lead", s.IsLeader)
@@ -113,7 +117,8 @@ func TestShutdown_IdempotentThenClosed(t *testing.T) {
 func TestPropose_NoLeaderYet(t *testing.T) {
 	// Never bootstrapped: no leader will appear.
 	s := openStore(t, testConfig("lonely", func(c *Config) {
-		c.BindAddr, c.ProposeTimeout = "127.0.0.1:0", 300*time.Millisecond
+		c.ProposeTimeout = 300 * time.Millisecond
+		onTCP(t, "127.0.0.1:0")(c)
 	}))
 	tests := []struct {
 		name    string
