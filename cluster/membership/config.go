@@ -85,6 +85,16 @@ type Config struct {
 	// has no deadline. (Optional) Defaults to 5s.
 	BroadcastTimeout time.Duration
 
+	// LeaveTimeout bounds how long Shutdown waits for its leave to be
+	// gossiped, whatever its context allows. memberlist waits until the
+	// leave was sent as often as it means to, which never happens when
+	// the nodes it could send to stop at the same moment (a whole cluster
+	// stopped together) — it then waits its whole timeout. A leave reaches
+	// everyone in a few gossip rounds, and a leave that didn't is caught by
+	// failure detection. (Optional) Defaults to 10 gossip intervals, at
+	// least 1s and at most 5s (2s with the LAN profile).
+	LeaveTimeout time.Duration
+
 	// DeadRetention is how long Dead and Left members stay listed before
 	// they are dropped. (Optional) Defaults to 24h, like serf's reap.
 	DeadRetention time.Duration

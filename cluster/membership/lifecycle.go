@@ -45,8 +45,9 @@ func (m *Membership) UpdateMeta(meta Meta) error {
 // join goroutine, gossips that this node is leaving (so the others record
 // Left rather than Dead), waits for memberlist to broadcast the leave,
 // shuts memberlist down, then waits for the event and join goroutines.
-// ctx bounds the whole; with no deadline the leave is bounded by
-// BroadcastTimeout. Memberlist is shut down even when ctx expires, and the
+// ctx bounds the whole; the leave is also bounded by LeaveTimeout, and a
+// leave cut short by it is not an error (failure detection tells the
+// others the rest). Memberlist is shut down even when ctx expires, and the
 // error says what was cut short (a join round stuck dialling a silent seed
 // ends at memberlist's TCPTimeout). Later calls return nil.
 func (m *Membership) Shutdown(ctx context.Context) error {
@@ -85,12 +86,20 @@ func (m *Membership) shutdown(ctx context.Context, leave bool) error {
 
 // leave gossips the leaving flag, then memberlist's leave message. Each
 // wait ends when memberlist has sent its message as often as it means to
-// (at once when no one else is alive), or at the deadline; a leave that
-// times out is still on its way, and the others detect the rest.
+// (at once when no one else is alive), or at the deadline: LeaveTimeout,
+// or ctx's deadline if sooner. A leave that hits LeaveTimeout is still on
+// its way, and the others detect the rest, so only ctx's end is an error.
 func (m *Membership) leave(ctx context.Context) []error {
-	deadline := time.Now().Add(m.cfg.BroadcastTimeout)
-	if d, ok := ctx.Deadline(); ok {
+	deadline := time.Now().Add(m.cfg.LeaveTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
+	}
+	report := func(what string, err error) []error {
+		if ctx.Err() != nil {
+			return []error{fmt.Errorf("%s: %w (%w)", what, err, ctx.Err())}
+		}
+		m.logger.Debug("gossip: "+what+" cut short; failure detection tells the rest", "err", err)
+		return nil
 	}
 	// memberlist waits forever on a zero timeout, so never pass one.
 	remaining := func() time.Duration { return max(time.Until(deadline), time.Millisecond) }
@@ -99,10 +108,10 @@ func (m *Membership) leave(ctx context.Context) []error {
 	m.encoded, _ = encodeMeta(m.meta, true) // encodeMeta reserved room for the flag
 	m.metaMu.Unlock()
 	if err := m.list.UpdateNode(remaining()); err != nil {
-		errs = append(errs, fmt.Errorf("announcing that this node is leaving: %w", err))
+		errs = append(errs, report("announcing that this node is leaving", err)...)
 	}
 	if err := m.list.Leave(remaining()); err != nil {
-		errs = append(errs, fmt.Errorf("leaving the cluster: %w", err))
+		errs = append(errs, report("leaving the cluster", err)...)
 	}
 	return errs
 }

@@ -94,6 +94,9 @@ func (m *Membership) start() error {
 		return err
 	}
 	mc := m.cfg.memberlistConfig()
+	if m.cfg.LeaveTimeout <= 0 {
+		m.cfg.LeaveTimeout = min(max(10*mc.GossipInterval, time.Second), 5*time.Second)
+	}
 	mc.Transport = nt
 	mc.BindAddr, mc.BindPort = m.bindIP.String(), m.bindPort
 	mc.AdvertiseAddr, mc.AdvertisePort = m.advertiseIP.String(), m.advertisePort
