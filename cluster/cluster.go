@@ -39,7 +39,9 @@ type Config struct {
 	Name, Region, Zone string
 	// Version is the binary's version, gossiped for rolling upgrades.
 	Version string
-	// Server says whether the node takes part in Raft.
+	// Server says whether the node takes part in Raft. A non-server
+	// member gets every document from a server over the peer transport
+	// (see watch.go) and forwards its writes to one.
 	Server bool
 	// GossipBind, RaftBind and PeerBind are host:port to listen on (port
 	// 0 picks a free one); the *Advertise fields are what others dial
@@ -65,8 +67,9 @@ type Config struct {
 	// limiter sync, ...) beside the cluster's /cluster/v1/ ones.
 	// (Optional)
 	PeerHandler http.Handler
-	// OnDocument receives every document Raft applies, in order. It runs
-	// on Raft's FSM goroutine: hand the work off, don't block.
+	// OnDocument receives every document Raft applies (on a non-server:
+	// every newer one the watch brings), in order. It runs on Raft's FSM
+	// goroutine, or the watch's: hand the work off, don't block.
 	OnDocument func(Document)
 	// AppliedVersion reports the config version the node serves, for
 	// cluster status. (Optional)
@@ -89,11 +92,14 @@ type Cluster struct {
 	store  *store.Store
 	gossip *membership.Membership
 	ring   atomic.Pointer[ring.Ring]
+	doc    atomic.Pointer[Document] // a non-server's latest document
 
 	changes chan []Member
 	applied chan struct{} // closed and replaced on every apply (broadcast)
 	mu      sync.Mutex    // guards applied
 	stop    chan struct{}
+	ctx     context.Context // cancelled by Shutdown, for outgoing requests
+	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
 }
@@ -106,6 +112,8 @@ func Start(cfg Config) (c *Cluster, err error) {
 	}
 	c = &Cluster{cfg: cfg, log: cfg.Logger, changes: make(chan []Member, 1),
 		applied: make(chan struct{}), stop: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.doc.Store(&Document{})
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -134,6 +142,10 @@ func Start(cfg Config) (c *Cluster, err error) {
 	}
 	c.wg.Add(1)
 	go c.watchMembers()
+	if c.store == nil {
+		c.wg.Add(1)
+		go c.watchDocument()
+	}
 	return c, nil
 }
 
@@ -159,13 +171,36 @@ func (c *Cluster) startPeer() error {
 	return nil
 }
 
+// raftProto is the ALPN protocol of the Raft port: a peer HTTP client
+// dialling it, or a Raft client dialling the peer port, fails the
+// handshake instead of speaking the wrong protocol.
+const raftProto = "portico-raft"
+
+// startStore opens Raft on its own port, carried over the same mutual TLS
+// as the peer listener: a connection without a certificate from a cluster
+// key never reaches Raft (see peer.StreamListener).
 func (c *Cluster) startStore() error {
 	if !c.cfg.Server {
 		return nil
 	}
+	ln, err := net.Listen("tcp", c.cfg.RaftBind)
+	if err != nil {
+		return fmt.Errorf("listen on cluster.raft %s: %w", c.cfg.RaftBind, err)
+	}
+	sl, err := peer.NewStreamListener(c.creds, ln, peer.StreamConfig{Proto: raftProto, Name: "raft", Logger: c.log.With("component", "raft")})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	dial := func(addr string, timeout time.Duration) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return c.creds.DialStream(ctx, addr, raftProto)
+	}
 	s, err := store.Open(store.Config{
 		ID:                c.cfg.Name,
-		BindAddr:          c.cfg.RaftBind,
+		Listener:          sl,
+		Dial:              dial,
 		AdvertiseAddr:     c.cfg.RaftAdvertise,
 		DataDir:           c.cfg.DataDir,
 		BootstrapExpect:   c.cfg.BootstrapExpect,
@@ -317,8 +352,12 @@ func (c *Cluster) rebuild(ms []Member) {
 	}
 }
 
-// onApply runs on Raft's FSM goroutine.
+// onApply runs on Raft's FSM goroutine, or on a non-server's watch
+// goroutine (the only caller there, so versions arrive in order).
 func (c *Cluster) onApply(d Document) {
+	if c.store == nil {
+		c.doc.Store(&d)
+	}
 	if c.cfg.OnDocument != nil {
 		c.cfg.OnDocument(d)
 	}
@@ -326,6 +365,13 @@ func (c *Cluster) onApply(d Document) {
 	close(c.applied)
 	c.applied = make(chan struct{})
 	c.mu.Unlock()
+}
+
+// appliedCh is closed at the next apply.
+func (c *Cluster) appliedCh() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.applied
 }
 
 // Ring returns the ring of live members across all regions; use
@@ -344,11 +390,11 @@ func (c *Cluster) Members() []Member {
 // requests (https://PEER_ADDR/...).
 func (c *Cluster) Transport() http.RoundTripper { return c.client.Transport }
 
-// Current returns the latest applied document (zero when none, or on a
-// non-server node).
+// Current returns the latest applied document (zero when none); on a
+// non-server, the latest one its watch brought.
 func (c *Cluster) Current() Document {
 	if c.store == nil {
-		return Document{}
+		return *c.doc.Load()
 	}
 	return c.store.Current()
 }
@@ -378,6 +424,7 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 			errs = append(errs, c.gossip.Shutdown(ctx))
 		}
 		close(c.stop)
+		c.cancel()
 		if c.store != nil {
 			errs = append(errs, c.store.Shutdown(ctx))
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portico-gw/portico/cluster/membership"
@@ -26,26 +27,29 @@ var (
 // ConflictError carries the current version on a compare-and-set miss.
 type ConflictError = store.ConflictError
 
-// proposeTimeout bounds one write: without quorum it fails in this time.
+// proposeTimeout bounds one write: without quorum it fails in this time,
+// or at once when this node knows there is no leader and too few voters
+// are alive to elect one (noQuorum).
 const proposeTimeout = 5 * time.Second
+
+// hopsHeader counts how often a write was forwarded: a non-server sends
+// it to some server (1), which passes it on to the leader (2); no further.
+const (
+	hopsHeader = "Portico-Hops"
+	maxHops    = 2
+)
 
 // Propose replicates data as the next document version. ifVersion: 0
 // unconditional, > 0 compare-and-set, -1 only if the cluster has none.
-// A follower forwards the write to the leader over the peer transport.
-// It returns once the leader committed; use WaitApplied to wait for this
-// node to serve it.
+// A follower forwards the write to the leader over the peer transport; a
+// non-server to a server, which forwards it to the leader. It returns
+// once the leader committed; use WaitApplied to wait for this node to
+// serve it.
 func (c *Cluster) Propose(ctx context.Context, data []byte, ifVersion int64) (Document, error) {
 	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
 	for {
-		if c.store != nil {
-			d, err := c.proposeLocal(ctx, data, ifVersion)
-			var nl *store.NotLeaderError
-			if !errors.As(err, &nl) {
-				return d, err
-			}
-		}
-		d, err := c.forward(ctx, data, ifVersion)
+		d, err := c.proposeOnce(ctx, data, ifVersion, 0)
 		if !errors.Is(err, errRetry) {
 			return d, err
 		}
@@ -59,6 +63,66 @@ func (c *Cluster) Propose(ctx context.Context, data []byte, ifVersion int64) (Do
 }
 
 var errRetry = errors.New("retry")
+
+// proposeOnce makes one attempt of a write that has been forwarded hops
+// times: here if this node leads, else forwarded to the leader (or, on a
+// non-server, to a server) unless it has come far enough. errRetry means
+// try again: the leader moved or is not known yet.
+func (c *Cluster) proposeOnce(ctx context.Context, data []byte, ifVersion int64, hops int) (Document, error) {
+	if err := c.noQuorum(); err != nil {
+		return Document{}, err
+	}
+	addr := ""
+	if c.store != nil {
+		d, err := c.proposeLocal(ctx, data, ifVersion)
+		var nl *store.NotLeaderError
+		if !errors.As(err, &nl) {
+			return d, err
+		}
+		addr = c.leaderPeerAddr()
+	} else {
+		addr = c.pickServer("")
+	}
+	if hops >= maxHops || addr == "" {
+		return Document{}, errRetry
+	}
+	return c.forward(ctx, addr, data, ifVersion, hops+1)
+}
+
+// noQuorum returns ErrNoQuorum, with what this node knows, when a write
+// can't succeed: on a server that knows of no leader, when too few voters
+// are alive (by gossip) to elect one; on a non-server, when no server is
+// alive. With a leader known, or an election that can succeed, it
+// returns nil and the write waits for Raft, up to proposeTimeout.
+func (c *Cluster) noQuorum() error {
+	if c.store == nil {
+		if c.pickServer("") == "" {
+			return fmt.Errorf("%w: %v", ErrNoQuorum, errNoServer)
+		}
+		return nil
+	}
+	st := c.store.Status()
+	if st.LeaderID != "" || len(st.Voters) == 0 || st.Stopped != "" {
+		return nil
+	}
+	alive := map[string]bool{c.cfg.Name: true}
+	for _, m := range c.Members() {
+		if m.State == membership.Alive || m.State == membership.Suspect {
+			alive[m.Name] = true
+		}
+	}
+	var gone []string
+	for _, v := range st.Voters {
+		if !alive[v.ID] {
+			gone = append(gone, v.ID)
+		}
+	}
+	n := len(st.Voters) - len(gone)
+	if n > len(st.Voters)/2 {
+		return nil
+	}
+	return fmt.Errorf("%w: no leader, and only %d of %d voters are reachable (%s not)", ErrNoQuorum, n, len(st.Voters), strings.Join(gone, ", "))
+}
 
 // proposeLocal proposes on this node's store and, once committed, appends
 // a Raft barrier. Followers learn that an entry is committed only from the
@@ -78,20 +142,15 @@ func (c *Cluster) proposeLocal(ctx context.Context, data []byte, ifVersion int64
 	return d, nil
 }
 
-// forward sends the write to the leader's peer endpoint.
-func (c *Cluster) forward(ctx context.Context, data []byte, ifVersion int64) (Document, error) {
-	addr := c.leaderPeerAddr()
-	if addr == "" {
-		if ctx.Err() != nil {
-			return Document{}, fmt.Errorf("%w: no leader", ErrNoQuorum)
-		}
-		return Document{}, errRetry
-	}
+// forward sends the write to the peer endpoint at addr (the leader, or a
+// server that passes it on).
+func (c *Cluster) forward(ctx context.Context, addr string, data []byte, ifVersion int64, hops int) (Document, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+"/cluster/v1/propose", bytes.NewReader(data))
 	if err != nil {
 		return Document{}, err
 	}
 	req.Header.Set("Portico-If-Version", strconv.FormatInt(ifVersion, 10))
+	req.Header.Set(hopsHeader, strconv.Itoa(hops))
 	res, err := c.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -119,26 +178,12 @@ func (c *Cluster) forward(ctx context.Context, data []byte, ifVersion int64) (Do
 
 // leaderPeerAddr finds the leader's peer address through gossip metadata.
 func (c *Cluster) leaderPeerAddr() string {
-	if c.store == nil {
-		return c.anyServerPeerAddr()
-	}
 	id, _ := c.store.Leader()
-	if id == "" {
+	if id == "" || id == c.cfg.Name {
 		return ""
 	}
 	for _, m := range c.Members() {
 		if m.Name == id {
-			return m.PeerAddr
-		}
-	}
-	return ""
-}
-
-// anyServerPeerAddr lets a non-server node forward to some server, which
-// forwards on to its leader.
-func (c *Cluster) anyServerPeerAddr() string {
-	for _, m := range c.Members() {
-		if m.Server && m.PeerAddr != "" && m.State == membership.Alive {
 			return m.PeerAddr
 		}
 	}
@@ -150,7 +195,8 @@ type proposeResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// handlePropose is the leader side of forwarding.
+// handlePropose is the receiving side of forwarding: the leader commits;
+// a follower passes a write from a non-server on to the leader.
 func (c *Cluster) handlePropose(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -158,24 +204,24 @@ func (c *Cluster) handlePropose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ifVersion, _ := strconv.ParseInt(r.Header.Get("Portico-If-Version"), 10, 64)
+	hops, _ := strconv.Atoi(r.Header.Get(hopsHeader))
 	if c.store == nil {
 		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not a server"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
 	defer cancel()
-	d, err := c.proposeLocal(ctx, data, ifVersion)
-	var nl *store.NotLeaderError
+	d, err := c.proposeOnce(ctx, data, ifVersion, max(hops, 1))
 	var ce *store.ConflictError
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, proposeResult{Version: d.Version})
 	case errors.As(err, &ce):
 		writeJSON(w, http.StatusConflict, proposeResult{Version: ce.Current, Error: "version conflict"})
-	case errors.As(err, &nl):
+	case errors.Is(err, errRetry):
 		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not the leader"})
 	case errors.Is(err, ErrNoQuorum):
-		writeJSON(w, http.StatusServiceUnavailable, proposeResult{Error: "quorum lost"})
+		writeJSON(w, http.StatusServiceUnavailable, proposeResult{Error: err.Error()})
 	default:
 		c.log.Error("forwarded config write failed", "err", err)
 		writeJSON(w, http.StatusInternalServerError, proposeResult{Error: "write failed"})

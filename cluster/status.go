@@ -102,6 +102,7 @@ func (c *Cluster) self() NodeStatus {
 func (c *Cluster) peerMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /cluster/v1/propose", c.handlePropose)
+	mux.HandleFunc("GET "+documentPath, c.handleDocument)
 	mux.HandleFunc("GET /cluster/v1/node", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.self())
 	})

@@ -8,13 +8,17 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 
 	"github.com/portico-gw/portico/cluster"
+	"github.com/portico-gw/portico/cluster/peer"
 )
 
 // Key returns a fresh random cluster key.
@@ -106,3 +110,41 @@ func WaitFor(t testing.TB, d time.Duration, cond func() bool) {
 
 // Name returns the conventional name of member i.
 func Name(i int) string { return fmt.Sprintf("n%d", i+1) }
+
+// RaftTransport is a Raft client speaking mutual TLS with key's
+// credentials as node name, the way a member dials the Raft port: tests
+// point it at a member's Raft address to check who gets an answer. It is
+// closed at the end of the test.
+func RaftTransport(t testing.TB, name string, key []byte) *raft.NetworkTransport {
+	t.Helper()
+	creds, err := peer.NewCredentials(name, [][]byte{key})
+	if err != nil {
+		t.Fatalf("clustertest: credentials: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("clustertest: listen: %v", err)
+	}
+	sl, err := peer.NewStreamListener(creds, ln, peer.StreamConfig{Proto: "portico-raft"})
+	if err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	tr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  &tlsStream{StreamListener: sl, creds: creds},
+		MaxPool: 1, Timeout: 2 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
+	})
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr
+}
+
+type tlsStream struct {
+	*peer.StreamListener
+	creds *peer.Credentials
+}
+
+func (s *tlsStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.creds.DialStream(ctx, string(addr), "portico-raft")
+}
