@@ -3,10 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-gw/portico/cache"
@@ -47,7 +49,8 @@ type routeStage struct {
 // exchange is the per-request state shared by the pipeline's stages
 // through the request context. It lives for one ServeHTTP call.
 type exchange struct {
-	rec          recorder // the client's writer, wrapped (one allocation with the exchange)
+	rec          recorder  // the client's writer, wrapped (one allocation with the exchange)
+	body         bodyCount // the client's body, counted (idem)
 	id           string
 	start        time.Time
 	upstreamPath string
@@ -82,8 +85,10 @@ func exchangeOf(r *http.Request) *exchange {
 }
 
 // ServeHTTP runs a request through the current pipeline: request id, IP
-// guard, path normalization, route match, body limit, authentication,
-// rate limits, upstream, then metrics and the access log.
+// guard, TRACE refused (501 before routing: an upstream's echo would hand
+// cookies and credentials to a script, cross-site tracing; no route can
+// turn it on), path normalization, route match, body limit,
+// authentication, rate limits, upstream, then metrics and the access log.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := n.pipe.Load()
 	ex := &exchange{start: n.now(), id: n.requestID(r)}
@@ -102,6 +107,10 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(r.Header, hdrConsumer) // only the cache's own requests may carry it
 	}
 	if !fromPeer && !n.guardIP(rec, r, p, ex) {
+		return
+	}
+	if r.Method == http.MethodTrace {
+		n.fail(rec, ex, probNoTrace)
 		return
 	}
 	path, err := route.Normalize(r.URL.EscapedPath())
@@ -125,7 +134,8 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(rec, r.Body, rs.maxBody)
+		ex.body.rc = http.MaxBytesReader(rec, r.Body, rs.maxBody)
+		r.Body = &ex.body
 	}
 	switch {
 	case rs.rewrite != nil:
@@ -213,9 +223,9 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 	routeName, upstream := "", ""
 	if rs != nil {
 		routeName, upstream = rs.name, rs.upstream
-		rs.metrics.Observe(r.Method, status, dur)
+		rs.metrics.Observe(r.Method, status, dur, ex.body.read(), rec.bytes)
 	} else {
-		n.unrouted.Observe(r.Method, status, dur)
+		n.unrouted.Observe(r.Method, status, dur, ex.body.read(), rec.bytes)
 	}
 	if !p.log.Enabled() {
 		return
@@ -230,7 +240,7 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 		Query:            r.URL.RawQuery,
 		Proto:            r.Proto,
 		Status:           status,
-		BytesIn:          r.ContentLength,
+		BytesIn:          ex.body.read(),
 		BytesOut:         rec.bytes,
 		Duration:         dur,
 		Upstream:         upstream,
@@ -243,6 +253,25 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 		Error:            ex.errSlug,
 	})
 }
+
+// bodyCount counts the bytes of the client's request body as they are
+// read (a chunked body declares no length). The upstream transport may
+// still read it after the proxy returned, hence the atomic.
+type bodyCount struct {
+	rc io.ReadCloser
+	n  atomic.Int64
+}
+
+func (b *bodyCount) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+func (b *bodyCount) Close() error { return b.rc.Close() }
+
+// read returns the body bytes read so far.
+func (b *bodyCount) read() int64 { return b.n.Load() }
 
 // requestID keeps a sane incoming X-Request-Id (1–128 characters of
 // [A-Za-z0-9._:-]) so traces join up across hops, and otherwise makes a

@@ -35,6 +35,7 @@ var (
 	probTimeout     = problem{http.StatusGatewayTimeout, "upstream-timeout", "Gateway timeout", "The upstream did not answer in time."}
 	probClientGone  = problem{499, "client-closed-request", "Client closed request", "The client went away before the response was ready."}
 	probBodyAborted = problem{http.StatusBadRequest, "bad-request-body", "Bad request body", "The request body could not be read."}
+	probNoTrace     = problem{http.StatusNotImplemented, "trace-not-supported", "TRACE not supported", "The gateway does not serve TRACE: it would echo the request, credentials included, back to the client."}
 	probSlowBody    = problem{http.StatusRequestTimeout, "request-timeout", "Request body too slow", "The request body arrived slower than the minimum rate."}
 
 	probNoCredentials  = problem{http.StatusUnauthorized, "credentials-missing", "Unauthorized", "This route needs an API key."}

@@ -29,7 +29,9 @@ type Entry struct {
 	Proto string
 	// Status is the status sent to the client.
 	Status int
-	// BytesIn and BytesOut count request and response body bytes.
+	// BytesIn counts the request body bytes read from the client (a
+	// body nobody read counts 0; a chunked one counts what arrived), and
+	// BytesOut the response body bytes written to it.
 	BytesIn  int64
 	BytesOut int64
 	// Duration is from arrival to the end of the response.

@@ -37,6 +37,7 @@ type Metrics struct {
 	requests     *prometheus.CounterVec   // route, method, status
 	duration     *prometheus.HistogramVec // route, method
 	responseSize *prometheus.HistogramVec // route
+	requestSize  *prometheus.HistogramVec // route
 
 	upRequests *prometheus.CounterVec   // upstream, target, outcome
 	upRetries  *prometheus.CounterVec   // upstream
@@ -80,6 +81,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help:    "Response body bytes sent to the client, by route.",
 			Buckets: sizeBuckets(),
 		}, []string{"route"}),
+		requestSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "portico_http_request_size_bytes",
+			Help:    "Request body bytes read from the client, by route.",
+			Buckets: sizeBuckets(),
+		}, []string{"route"}),
 		upRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portico_upstream_requests_total",
 			Help: "Attempts sent to upstream targets, by outcome (ok, error, timeout).",
@@ -116,7 +122,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.responseSize,
+		m.requests, m.duration, m.responseSize, m.requestSize,
 		m.upRequests, m.upRetries, m.upDuration,
 		m.configVersion, reloads, openConns,
 	)

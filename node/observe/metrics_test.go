@@ -36,8 +36,8 @@ func TestRouteMetrics_Observe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewMetrics(prometheus.NewRegistry())
 			r := m.Route("users")
-			r.Observe(tt.method, tt.status, 3*time.Millisecond)
-			r.Observe(tt.method, tt.status, 7*time.Second)
+			r.Observe(tt.method, tt.status, 3*time.Millisecond, 0, 0)
+			r.Observe(tt.method, tt.status, 7*time.Second, 0, 0)
 
 			fams := scrape(t, m)
 			want := labels{"route": "users", "method": tt.wantMethod, "status": tt.wantStatus}
@@ -64,7 +64,7 @@ func TestRouteMetrics_Observe(t *testing.T) {
 
 func TestRequestDurationBuckets(t *testing.T) {
 	m := NewMetrics(prometheus.NewRegistry())
-	m.Route("r").Observe("GET", 200, 300*time.Microsecond)
+	m.Route("r").Observe("GET", 200, 300*time.Microsecond, 0, 0)
 	h := series(scrape(t, m), "portico_http_request_duration_seconds", labels{"route": "r", "method": "GET"})
 	if h == nil {
 		t.Fatal("duration series missing")
@@ -84,17 +84,33 @@ func TestRequestDurationBuckets(t *testing.T) {
 	}
 }
 
-func TestRouteMetrics_ObserveSize(t *testing.T) {
+// TestRouteMetrics_ObserveSizes: the one Observe of a request records
+// its body sizes, so no caller can count a request and forget its bytes
+// (response_size_bytes stayed empty that way).
+func TestRouteMetrics_ObserveSizes(t *testing.T) {
 	m := NewMetrics(prometheus.NewRegistry())
-	m.Route("r").ObserveSize(1000)
-	m.Route("r").ObserveSize(3000)
+	m.Route("r").Observe("GET", 200, time.Millisecond, 0, 1000)
+	m.Route("r").Observe("POST", 201, time.Millisecond, 300, 3000)
+	m.Route("r").Observe("GET", 404, time.Millisecond, 0, 0)
 	fams := scrape(t, m)
-	h := series(fams, "portico_http_response_size_bytes", labels{"route": "r"})
-	if h == nil {
-		t.Fatal("response_size_bytes{route=r} missing")
-	}
-	if got := h.GetHistogram().GetSampleSum(); got != 4000 {
-		t.Errorf("size sum = %v, want 4000", got)
+	for _, tt := range []struct {
+		name  string
+		sum   float64
+		count uint64
+	}{
+		{"portico_http_response_size_bytes", 4000, 3},
+		{"portico_http_request_size_bytes", 300, 3},
+	} {
+		h := series(fams, tt.name, labels{"route": "r"})
+		if h == nil {
+			t.Fatalf("%s{route=r} missing", tt.name)
+		}
+		if got := h.GetHistogram().GetSampleSum(); got != tt.sum {
+			t.Errorf("%s sum = %v, want %v", tt.name, got, tt.sum)
+		}
+		if got := h.GetHistogram().GetSampleCount(); got != tt.count {
+			t.Errorf("%s count = %v, want %v", tt.name, got, tt.count)
+		}
 	}
 }
 
@@ -112,13 +128,12 @@ func TestMetrics_Route_sameValue(t *testing.T) {
 
 func TestMetrics_DropRoute(t *testing.T) {
 	m := NewMetrics(prometheus.NewRegistry())
-	m.Route("gone").Observe("GET", 200, time.Millisecond)
-	m.Route("gone").ObserveSize(10)
-	m.Route("kept").Observe("GET", 200, time.Millisecond)
+	m.Route("gone").Observe("GET", 200, time.Millisecond, 0, 0)
+	m.Route("kept").Observe("GET", 200, time.Millisecond, 0, 0)
 	m.DropRoute("gone")
 
 	fams := scrape(t, m)
-	for _, name := range []string{"portico_http_requests_total", "portico_http_request_duration_seconds", "portico_http_response_size_bytes"} {
+	for _, name := range []string{"portico_http_requests_total", "portico_http_request_duration_seconds", "portico_http_response_size_bytes", "portico_http_request_size_bytes"} {
 		for _, s := range fams[name].GetMetric() {
 			for _, lp := range s.GetLabel() {
 				if lp.GetName() == "route" && lp.GetValue() == "gone" {
@@ -181,9 +196,9 @@ func TestUpstreamMetrics(t *testing.T) {
 func TestMetrics_twoRegistriesDoNotCollide(t *testing.T) {
 	m1 := NewMetrics(prometheus.NewRegistry())
 	m2 := NewMetrics(prometheus.NewRegistry())
-	m1.Route("r").Observe("GET", 200, time.Millisecond)
-	m2.Route("r").Observe("GET", 200, time.Millisecond)
-	m2.Route("r").Observe("GET", 200, time.Millisecond)
+	m1.Route("r").Observe("GET", 200, time.Millisecond, 0, 0)
+	m2.Route("r").Observe("GET", 200, time.Millisecond, 0, 0)
+	m2.Route("r").Observe("GET", 200, time.Millisecond, 0, 0)
 	m1.SetConfigVersion(1)
 	m2.SetConfigVersion(2)
 
@@ -259,8 +274,7 @@ func TestNilReceivers(t *testing.T) {
 		t.Fatalf("nil Metrics gave Route %v, Upstream %v; want nil", r, u)
 	}
 	// Must not panic: a node without metrics passes nil down.
-	r.Observe("GET", 200, time.Millisecond)
-	r.ObserveSize(1)
+	r.Observe("GET", 200, time.Millisecond, 0, 0)
 	u.ObserveAttempt("t", OutcomeOK, time.Millisecond)
 	u.Retry()
 }
@@ -275,7 +289,7 @@ func TestRouteMetrics_concurrent(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				r.Observe("GET", statuses[(w+i)%len(statuses)], time.Millisecond)
+				r.Observe("GET", statuses[(w+i)%len(statuses)], time.Millisecond, 0, 0)
 				u.ObserveAttempt("http://t"+string(rune('0'+i%3)), OutcomeOK, time.Millisecond)
 			}
 		})
@@ -302,9 +316,9 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"route observe", func() { r.Observe("GET", 200, time.Millisecond) }},
-		{"route observe other method", func() { r.Observe("PROPFIND", 207, time.Millisecond) }},
-		{"route observe size", func() { r.ObserveSize(512) }},
+		{"route observe", func() { r.Observe("GET", 200, time.Millisecond, 0, 0) }},
+		{"route observe other method", func() { r.Observe("PROPFIND", 207, time.Millisecond, 0, 0) }},
+		{"route observe with sizes", func() { r.Observe("POST", 201, time.Millisecond, 512, 4096) }},
 		{"upstream attempt", func() { u.ObserveAttempt("http://a", OutcomeOK, time.Millisecond) }},
 		{"upstream retry", func() { u.Retry() }},
 	}
@@ -324,7 +338,7 @@ func BenchmarkRouteObserve(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		r.Observe("GET", statuses[i%len(statuses)], time.Millisecond)
+		r.Observe("GET", statuses[i%len(statuses)], time.Millisecond, 0, 0)
 		i++
 	}
 }
@@ -334,7 +348,7 @@ func BenchmarkRouteObserveParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r.Observe("GET", 200, time.Millisecond)
+			r.Observe("GET", 200, time.Millisecond, 0, 0)
 		}
 	})
 }

@@ -15,9 +15,10 @@ import (
 // pipeline, so the request path never resolves a route label. Its methods
 // may be called from any goroutine; a nil *RouteMetrics observes nothing.
 type RouteMetrics struct {
-	name string
-	m    *Metrics
-	size prometheus.Observer
+	name    string
+	m       *Metrics
+	outSize prometheus.Observer // response_size_bytes{route}
+	inSize  prometheus.Observer // request_size_bytes{route}
 
 	// series caches the label children by seriesKey. Readers load the map
 	// without locking; a miss copies it under mu with the new entry and
@@ -46,7 +47,10 @@ func (m *Metrics) Route(name string) *RouteMetrics {
 	if r, ok := m.routes[name]; ok {
 		return r
 	}
-	r := &RouteMetrics{name: name, m: m, size: m.responseSize.WithLabelValues(name)}
+	r := &RouteMetrics{name: name, m: m,
+		outSize: m.responseSize.WithLabelValues(name),
+		inSize:  m.requestSize.WithLabelValues(name),
+	}
 	m.routes[name] = r
 	return r
 }
@@ -64,13 +68,17 @@ func (m *Metrics) DropRoute(name string) {
 	m.requests.DeletePartialMatch(route)
 	m.duration.DeletePartialMatch(route)
 	m.responseSize.DeletePartialMatch(route)
+	m.requestSize.DeletePartialMatch(route)
 }
 
-// Observe counts one request answered with status after d. Methods other
-// than the nine standard ones are counted as "OTHER" and statuses outside
-// 100-599 as "000", which bounds the label values a client can create.
-// After the first request of a (method, status) it does not allocate.
-func (r *RouteMetrics) Observe(method string, status int, d time.Duration) {
+// Observe counts one request answered with status after d, which read
+// bytesIn body bytes from the client and sent it bytesOut. One call
+// records everything about a request, so that no series is left unfed.
+// Methods other than the nine standard ones are counted as "OTHER" and
+// statuses outside 100-599 as "000", which bounds the label values a
+// client can create. After the first request of a (method, status) it
+// does not allocate.
+func (r *RouteMetrics) Observe(method string, status int, d time.Duration, bytesIn, bytesOut int64) {
 	if r == nil {
 		return
 	}
@@ -88,14 +96,8 @@ func (r *RouteMetrics) Observe(method string, status int, d time.Duration) {
 	}
 	s.count.Inc()
 	s.dur.Observe(d.Seconds())
-}
-
-// ObserveSize records the body bytes of one response.
-func (r *RouteMetrics) ObserveSize(bytes int64) {
-	if r == nil {
-		return
-	}
-	r.size.Observe(float64(bytes))
+	r.inSize.Observe(float64(bytesIn))
+	r.outSize.Observe(float64(bytesOut))
 }
 
 // resolve is Observe's slow path: it looks up the children for key and
