@@ -183,10 +183,36 @@ func (u *Upstream) judge(t *target, probe bool, status int, err error, now time.
 		return
 	}
 	ns := now.UnixNano()
+	if err != nil {
+		u.warnFailure(t, err, ns)
+	}
 	u.passive.record(t, now, u.passive.failed(status, err), func() bool { return u.lastAvailable(t, ns) })
 	if t.breaker != nil {
 		t.breaker.record(now, probe, err != nil || status >= 500)
 	}
+}
+
+// failureLogEvery is how often a target's failures are logged at warn at
+// most: the first failure is, later ones within this interval are counted
+// and their number logged with the next.
+const failureLogEvery = 30 * time.Second
+
+// warnFailure logs why a try on t failed (a TLS or connect failure, a
+// reset, a timeout), at most once per target per failureLogEvery, so that
+// a misconfigured target is visible at the default log level without a
+// line per request.
+func (u *Upstream) warnFailure(t *target, err error, now int64) {
+	last := t.lastWarn.Load()
+	if last != 0 && now-last < int64(failureLogEvery) {
+		t.unlogged.Add(1)
+		return
+	}
+	if !t.lastWarn.CompareAndSwap(last, now) {
+		t.unlogged.Add(1)
+		return
+	}
+	u.opts.Logger.Warn("upstream target failed", "upstream", u.name, "target", t.raw,
+		"error", err, "not_logged_since", t.unlogged.Swap(0))
 }
 
 func (h *Handler) report(req *http.Request, t *target, start, end time.Time, status int, err error, retry bool) {

@@ -20,13 +20,20 @@
 // (HandlerOptions.Path) and an ErrorHandler that maps the errors this
 // package returns to a status in one place:
 //
+//	errors.As(err, **http.MaxBytesError) → 413 (the client's body)
 //	errors.Is(err, ErrNoHealthyTarget) → 503
 //	errors.Is(err, ErrTimeout)         → 504
 //	errors.Is(err, context.Canceled)   → 499 (the client went away)
+//	errors.Is(err, ErrRequestBody)     → 400 (the client's body)
 //	anything else                      → 502
 //
-// A timeout error never wraps context.Canceled, so the order of these
-// checks does not matter.
+// A timeout error never wraps context.Canceled, so the order of the
+// middle checks does not matter; the body limit comes first.
+//
+// What counts against a target (passive health, the breaker) is the
+// target's failures only: a client's fault (ErrRequestBody, leaving early)
+// never does and is never retried. Only the upgrades a route allows
+// (route.upgrades, default websocket) reach a target; h2c never does.
 //
 // It imports the standard library, node/config, golang.org/x/net's
 // httpguts and quic-go (for h3) only.

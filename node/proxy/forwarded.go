@@ -13,12 +13,26 @@ import (
 // leftmost is returned; an unparsable entry ends the walk at the address
 // to its right. The result is the zero Addr only when RemoteAddr is not an
 // address (e.g. in tests that leave it empty).
+//
+// Without X-Forwarded-For, the for= parameters of Forwarded (RFC 7239) are
+// walked the same way: "for=192.0.2.1", quoted "[2001:db8::1]:4711" and
+// ports are understood; an element that names no address (for=unknown, an
+// obfuscated identifier such as for=_hidden, or no for= at all) ends the
+// walk at the address to its right, since no trusted proxy vouches for
+// what lies left of it. X-Forwarded-For wins when both are present: it is
+// what most proxies and load balancers send, and the gateway appends to
+// both alike, so a chain of Portico nodes keeps them in step.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	client := peerAddr(r.RemoteAddr)
 	if !client.IsValid() || !isTrusted(client, trusted) {
 		return client
 	}
 	values := r.Header["X-Forwarded-For"]
+	if len(values) == 0 {
+		if fwd := r.Header["Forwarded"]; len(fwd) > 0 {
+			return walkForwarded(client, forwardedFors(fwd), trusted)
+		}
+	}
 	for i := len(values) - 1; i >= 0; i-- {
 		v := values[i]
 		for v != "" {
@@ -43,6 +57,92 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 		}
 	}
 	return client
+}
+
+// walkForwarded walks the for= values of Forwarded's elements (one per
+// element, "" where an element has none) from the right, as ClientIP
+// walks X-Forwarded-For.
+func walkForwarded(client netip.Addr, fors []string, trusted []netip.Prefix) netip.Addr {
+	for i := len(fors) - 1; i >= 0; i-- {
+		a := parseForwardedAddr(fors[i])
+		if !a.IsValid() {
+			return client
+		}
+		client = a
+		if !isTrusted(a, trusted) {
+			return a
+		}
+	}
+	return client
+}
+
+// forwardedFors returns the for= value of each element of Forwarded header
+// lines (RFC 7239 §4: elements split by ",", pairs by ";", values tokens
+// or quoted strings, names case-insensitive); "" for an element without
+// one.
+func forwardedFors(lines []string) []string {
+	var out []string
+	for _, s := range lines {
+		val := ""
+		for {
+			s = strings.TrimLeft(s, " \t")
+			if s == "" {
+				break
+			}
+			switch s[0] {
+			case ',':
+				out, val = append(out, val), ""
+				s = s[1:]
+				continue
+			case ';':
+				s = s[1:]
+				continue
+			}
+			end := strings.IndexAny(s, "=,;")
+			if end < 0 || s[end] != '=' { // not a pair: skip it
+				s = s[max(end, 0):]
+				if end < 0 {
+					s = ""
+				}
+				continue
+			}
+			name := strings.TrimSpace(s[:end])
+			var v string
+			v, s = forwardedValue(s[end+1:])
+			if val == "" && strings.EqualFold(name, "for") {
+				val = v
+			}
+		}
+		out = append(out, val)
+	}
+	return out
+}
+
+// forwardedValue reads a token or quoted string from the start of s and
+// returns it (unquoted) and the rest. An unterminated quote yields "".
+func forwardedValue(s string) (v, rest string) {
+	if !strings.HasPrefix(s, `"`) {
+		end := strings.IndexAny(s, ",;")
+		if end < 0 {
+			end = len(s)
+		}
+		return strings.TrimSpace(s[:end]), s[end:]
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			}
+		case '"':
+			return b.String(), s[i+1:]
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return "", ""
 }
 
 // peerAddr parses a RemoteAddr ("ip:port", or a bare ip).

@@ -23,6 +23,7 @@ type Handler struct {
 	path         func(*http.Request) string
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	preserveHost bool
+	upgrades     []string       // protocols a client may switch to (config: route.upgrades)
 	header       time.Duration  // response-header timeout
 	total        time.Duration  // 0: no total timeout
 	connect      *time.Duration // nil: the upstream's (the dialer's default)
@@ -50,8 +51,8 @@ func NewHandler(route config.Route, up *Upstream, o HandlerOptions) (*Handler, e
 	to := inheritTimeouts(route.Timeouts, up.timeouts)
 	h := &Handler{
 		route: route.Name, up: up, path: o.Path, errorHandler: o.ErrorHandler,
-		preserveHost: route.PreserveHost,
-		header:       to.ResponseHeader.D(), total: to.Total.D(),
+		preserveHost: route.PreserveHost, upgrades: upgradesOf(route.Upgrades),
+		header: to.ResponseHeader.D(), total: to.Total.D(),
 		headerErr: &timeoutError{what: "waiting " + to.ResponseHeader.String() + " for response headers"},
 		totalErr:  &timeoutError{what: "after the route's total " + to.Total.String()},
 	}
@@ -88,7 +89,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // rewrite shapes the outbound request; the target (scheme, host, base
 // path) is set per try by the retrier. ReverseProxy has already removed
-// hop-by-hop and forwarding headers from out.
+// hop-by-hop headers (those a client's Connection names too) and
+// forwarding headers from out, so what the gateway sets is set after:
+// the forwarding headers, and X-Request-Id as the node put it on in.
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
 	p := ""
@@ -97,11 +100,79 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	} else {
 		p = in.URL.EscapedPath()
 	}
-	setEscapedPath(out.URL, p)
+	setEscapedPath(out.URL, dropFragment(in, out.URL, p))
+	h.filterUpgrade(out.Header)
+	if id, ok := in.Header["X-Request-Id"]; ok {
+		out.Header["X-Request-Id"] = id
+	}
 	h.setForwarded(in, out)
 	if !h.preserveHost {
 		out.Host = "" // the target's host, from the URL
 	}
+}
+
+// filterUpgrade drops an Upgrade the route does not allow (h2c never: it
+// would hand the client an HTTP/2 connection to the target that no route
+// governs), so the request goes on as a plain one, as a server that does
+// not support the protocol would take it (RFC 9110 §7.8). HTTP2-Settings
+// only means something with an h2c upgrade: it is always dropped.
+func (h *Handler) filterUpgrade(hdr http.Header) {
+	delete(hdr, "Http2-Settings")
+	up := hdr.Get("Upgrade")
+	if up == "" {
+		return
+	}
+	for _, ok := range h.upgrades {
+		if equalFold(ok, up) {
+			return
+		}
+	}
+	delete(hdr, "Upgrade")
+	delete(hdr, "Connection") // ReverseProxy set it to "Upgrade"
+}
+
+// upgradesOf is the protocols a route allows clients to switch to:
+// websocket when the route says nothing, none for [none]; h2c never.
+func upgradesOf(list []string) []string {
+	if len(list) == 0 {
+		return []string{"websocket"}
+	}
+	var out []string
+	for _, p := range list {
+		if p != "none" && !equalFold(p, "h2c") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// dropFragment returns the escaped upstream path p without the #fragment
+// of in's request target, and cuts the fragment off u's query. Go's server
+// leaves a fragment in the path (where it would be sent as %23) or the raw
+// query. In the path, the fragment starts at the first %23 of p that was
+// a raw "#" in the target: the one after as many %23 as the target had
+// before its "#".
+func dropFragment(in *http.Request, u *url.URL, p string) string {
+	raw := in.RequestURI
+	hash := strings.IndexByte(raw, '#')
+	if hash < 0 {
+		return p
+	}
+	if q := strings.IndexByte(raw, '?'); q >= 0 && q < hash {
+		u.RawQuery, _, _ = strings.Cut(u.RawQuery, "#")
+		return p
+	}
+	u.RawQuery, u.ForceQuery = "", false // after "#", "?" is the fragment's
+	before := strings.Count(raw[:hash], "%23")
+	for i := 0; i+3 <= len(p); i++ {
+		if p[i] == '%' && p[i+1] == '2' && p[i+2] == '3' {
+			if before == 0 {
+				return p[:i]
+			}
+			before--
+		}
+	}
+	return p
 }
 
 // setEscapedPath sets u's path from its escaped form p.

@@ -29,6 +29,10 @@ type target struct {
 	ejectedUntil atomic.Int64
 
 	breaker *breaker // nil when circuit breaking is off
+
+	// Failure logging (warnFailure): when the last warning was logged
+	// (UnixNano) and how many failures were not logged since.
+	lastWarn, unlogged atomic.Int64
 }
 
 func newTarget(index int, raw string, u *url.URL, weight int64) *target {
