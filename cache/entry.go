@@ -53,8 +53,10 @@ const (
 	staleServing              // within stale-while-revalidate: serve it and refresh
 )
 
+// age is e's current age: never below the age it had when received,
+// whatever the clock does.
 func (e *entry) age(now time.Time) time.Duration {
-	return max(0, e.initialAge+now.Sub(e.storedAt))
+	return e.initialAge + max(0, now.Sub(e.storedAt))
 }
 
 func (e *entry) state(now time.Time) state {

@@ -117,6 +117,10 @@ func TestAgeHeader(t *testing.T) {
 			t.Errorf("%s (%d): Age %q, want 7200", what, i, got)
 		}
 	}
+	cl.clk.Advance(-time.Minute) // a clock stepped back does not make it younger
+	if got := cl.get(0, "/aged").header.Get("Age"); got != "7200" {
+		t.Errorf("after the clock went back: Age %q, want 7200", got)
+	}
 }
 
 // TestTargetedCacheControl: Portico-Cache-Control, then CDN-Cache-Control
