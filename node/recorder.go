@@ -2,8 +2,10 @@ package node
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
+	"sync/atomic"
 )
 
 // recorder wraps the client's ResponseWriter to learn the status and the
@@ -42,9 +44,51 @@ func (w *recorder) Flush() {
 	}
 }
 
-// Hijack hands the connection over for protocol upgrades (WebSocket).
+// Hijack hands the connection over for protocol upgrades (WebSocket): the
+// status is 101, and the bytes written to the client until the connection
+// is closed count as the response's (the access log's bytes_out).
 func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.status = http.StatusSwitchingProtocols
+	return &countedConn{Conn: c, w: w}, brw, nil
+}
+
+// countedConn counts the bytes written to a hijacked connection. Writes may
+// come from another goroutine than the handler's; the count reaches the
+// recorder when the handler closes the connection (ReverseProxy does,
+// before it returns).
+type countedConn struct {
+	net.Conn
+	w      *recorder
+	out    atomic.Int64
+	closed atomic.Bool
+}
+
+func (c *countedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.w.bytes += c.out.Load()
+	}
+	return c.Conn.Close()
+}
+
+var errNoCloseWrite = errors.New("connection cannot close its write side")
+
+// CloseWrite half-closes the connection when it can (TCP, TLS), as
+// ReverseProxy does when the upstream ends its side.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errNoCloseWrite
 }
 
 // Unwrap returns the wrapped writer for http.ResponseController.
