@@ -136,15 +136,17 @@ func limitLoad(sc Scenario, url string, tr *http.Transport) func(time.Duration, 
 
 // measureRateLimit runs a ratelimit scenario: the single-node targets
 // first (started together, stopped after), then the cluster's, and
-// returns the rows, the ratios against the goals and notes on the
-// RateLimit-Policy seen and on where the global decisions went.
+// returns the rows, the ratios against the goals (the closed loop's
+// overshoot figures last) and notes on the RateLimit-Policy seen and on
+// where the global decisions went.
 func (ph phase) measureRateLimit(ctx context.Context, sc Scenario) ([]Row, []Ratio, []string) {
 	rows, notes := ph.measureLimitSingles(ctx, sc)
+	var over []Ratio
 	if ctx.Err() == nil {
-		more, moreNotes := ph.measureLimitCluster(ctx, sc)
-		rows, notes = append(rows, more...), append(notes, moreNotes...)
+		more, moreNotes, moreOver := ph.measureLimitCluster(ctx, sc)
+		rows, notes, over = append(rows, more...), append(notes, moreNotes...), moreOver
 	}
-	return rows, rateLimitRatios(sc, rows), notes
+	return rows, rateLimitRatios(sc, rows, over...), notes
 }
 
 // measureLimitSingles starts the no-limit and local targets, each a
@@ -219,8 +221,9 @@ func (ph phase) measureLimitTarget(ctx context.Context, sc Scenario, t *target, 
 // throughput of local over no-limit and of global-async over local (and
 // of global-strict over local, and local's CPU over no-limit's, for
 // information); for the open loop, the p99 local adds to no-limit and
-// the ones the global modes add to local. Both count the 429s.
-func rateLimitRatios(sc Scenario, rows []Row) []Ratio {
+// the ones the global modes add to local. extra (the overshoot figures)
+// follow. Both count the 429s, last.
+func rateLimitRatios(sc Scenario, rows []Row, extra ...Ratio) []Ratio {
 	row := func(target string) *Row {
 		for i := range rows {
 			if rows[i].Target == target && rows[i].Skipped == "" {
@@ -264,7 +267,7 @@ func rateLimitRatios(sc Scenario, rows []Row) []Ratio {
 			newRatio("local ÷ no-limit, proxy cpu µs/req", cpu(TargetLocalLimit), cpu(TargetNoLimit), 0),
 		}
 	}
-	return append(ratios, tooManyRequests(rows))
+	return append(append(ratios, extra...), tooManyRequests(rows))
 }
 
 // tooManyRequests counts the 429 answers of every measured row, held
@@ -314,5 +317,13 @@ func writeMarkdownRateLimitMethod(w io.Writer, sc Scenario, s Settings) {
 		"batches to other nodes (`portico_limiter_peer_batch_size_sum`: a decision each in strict mode, a key's "+
 		"hits per 50ms batch in async mode); `429s`: denied answers, which must be none.\n",
 		load, seconds(s.WarmupS), seconds(s.DurationS))
+	if sc.Loop == LoopRateLimit {
+		fmt.Fprintf(w, "- Overshoot: after the global targets, the same cluster gets `rate_limits: [{name: %s, rate: %d/s, "+
+			"burst: %d, by: [\"header:%s\"], scope: global}]`, async then strict, and each of its %d nodes is sent %d req/s "+
+			"(paced, one key: 3× the limit together) for %s, idle and then with %d busy loops (`sh -c 'while :; do :; done'`) "+
+			"pinned to the nodes' CPU; overshoot = admitted ÷ (rate × span + burst) − 1 (GCRA's most). Goals: strict ≤ %g %%, "+
+			"async ≤ %g %%.\n", accuracyPolicy, accuracyRate, accuracyBurst, limitKeyHeader, sc.Nodes, accuracyRate,
+			seconds(min(s.DurationS, accuracySpan.Seconds())), cpuHogs, goalStrictOvershootPct, goalAsyncOvershootPct)
+	}
 	fmt.Fprintf(w, "- Goals: %s; no 429.\n", goals)
 }

@@ -76,6 +76,16 @@ func TestLimitConfigs_ParseWithTheSchema(t *testing.T) {
 		t.Fatalf("config.Parse(strict document): %v", err)
 	}
 	checkGlobal(t, "strict document", f.Gateway, "strict")
+	// The overshoot measures' documents.
+	for _, mode := range []string{"async", "strict"} {
+		f, err := config.Parse(mode+".yaml", []byte(accuracyDoc("127.0.0.1:2000", mode)), nil)
+		if err != nil {
+			t.Fatalf("config.Parse(overshoot %s document): %v", mode, err)
+		}
+		if l := f.Gateway.Routes[0].RateLimits; len(l) != 1 || l[0].Rate.Count != accuracyRate || l[0].Burst != accuracyBurst || l[0].Mode != mode {
+			t.Errorf("overshoot %s limits = %+v", mode, l)
+		}
+	}
 }
 
 func checkGlobal(t *testing.T, what string, g config.Gateway, mode string) {
@@ -368,6 +378,10 @@ func TestRateLimitScenarios_RealBinary(t *testing.T) {
 		// to: strict asks them for a good share of the decisions.
 		if s := sr.Rows[3]; s.ToOwners != nil && *s.ToOwners < s.Requests/4 {
 			t.Errorf("%s/global-strict: %d of %d decisions went to owners, want most", sr.Name, *s.ToOwners, s.Requests)
+		}
+		if over := strings.Count(strings.Join(sr.Notes, "\n"), "overshoot, "); sr.Loop == LoopRateLimit && over != 4 ||
+			sr.Loop != LoopRateLimit && over != 0 {
+			t.Errorf("%s notes = %q, want 4 overshoot measures in the closed loop only", sr.Name, sr.Notes)
 		}
 		if policies := strings.Count(strings.Join(sr.Notes, "\n"), "RateLimit-Policy: \"bench\""); policies != 3 {
 			t.Errorf("%s notes = %q, want the policy of the 3 limited targets", sr.Name, sr.Notes)

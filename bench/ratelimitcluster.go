@@ -26,15 +26,16 @@ func tuneLimitCluster(s *clusterSpec) {
 
 // measureLimitCluster starts the cluster, measures global-async, writes
 // the strict document through the first node, waits until every node
-// serves it and measures global-strict. Every node is stopped before it
-// returns.
-func (ph phase) measureLimitCluster(ctx context.Context, sc Scenario) ([]Row, []string) {
+// serves it and measures global-strict; in the closed-loop scenario it
+// then measures the overshoot (ratelimitaccuracy.go). Every node is
+// stopped before it returns.
+func (ph phase) measureLimitCluster(ctx context.Context, sc Scenario) ([]Row, []string, []Ratio) {
 	rows := []Row{{Target: TargetGlobalAsync}, {Target: TargetGlobalStrict}}
-	skip := func(from int, reason string) ([]Row, []string) {
+	skip := func(from int, reason string) ([]Row, []string, []Ratio) {
 		for i := from; i < len(rows); i++ {
 			rows[i].Skipped = reason
 		}
-		return rows, nil
+		return rows, nil, nil
 	}
 	began := time.Now()
 	c, err := ph.tb.startCluster(ctx, sc, tuneLimitCluster)
@@ -57,8 +58,8 @@ func (ph phase) measureLimitCluster(ctx context.Context, sc Scenario) ([]Row, []
 		}
 		if mode != "async" {
 			if err := c.switchLimitMode(ctx, mode, strings.TrimPrefix(ph.tb.backendURL, "http://")); err != nil {
-				rows, _ = skip(i, skipReason(ctx, "switching to "+mode, err))
-				return rows, notes
+				rows, _, _ = skip(i, skipReason(ctx, "switching to "+mode, err))
+				return rows, notes, nil
 			}
 		}
 		var note string
@@ -67,7 +68,11 @@ func (ph phase) measureLimitCluster(ctx context.Context, sc Scenario) ([]Row, []
 			notes = append(notes, note)
 		}
 	}
-	return rows, notes
+	if sc.Loop != LoopRateLimit || ctx.Err() != nil {
+		return rows, notes, nil
+	}
+	over, more := ph.measureOvershoot(ctx, c, strings.TrimPrefix(ph.tb.backendURL, "http://"))
+	return rows, append(notes, more...), over
 }
 
 // switchLimitMode writes the document with the global limit in mode
