@@ -2,15 +2,20 @@ package edge_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/portico-gw/portico/edge"
 )
@@ -159,8 +164,8 @@ func TestFraming_PlainRequestsKeepTheConnection(t *testing.T) {
 					t.Errorf("response %d: status %d, close %v; want 200 on a kept connection", i, r.StatusCode, r.Close)
 				}
 			}
-			if h.count("/first") != 2 || h.count("/last") != 1 {
-				t.Errorf("handler saw %v, want /first twice and /last once", h.hits)
+			if first, last := h.count("/first"), h.count("/last"); first != 2 || last != 1 {
+				t.Errorf("handler saw /first %d and /last %d times, want 2 and 1", first, last)
 			}
 		})
 	}
@@ -197,4 +202,74 @@ func containsInt(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// TestFraming_HTTP2RefusesTransferEncoding: HTTP/2 frames bodies by DATA
+// frames, and Go's HTTP/2 server answers a stream that carries
+// Transfer-Encoding with 400 (RFC 9113 §8.2.2) before the handler; the
+// connection goes on serving other streams.
+func TestFraming_HTTP2RefusesTransferEncoding(t *testing.T) {
+	h := newPathCounter()
+	sv := serve(t, edge.Config{Handler: h, H2C: true})
+	c, err := net.Dial("tcp", sv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	headers := func(stream uint32, fields ...string) {
+		t.Helper()
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		for i := 0; i+1 < len(fields); i += 2 {
+			_ = enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []string{":scheme", "http", ":authority", "x"}
+	headers(1, append([]string{":method", "POST", ":path", "/first"}, append(base, "content-length", "0", "transfer-encoding", "chunked")...)...)
+	headers(3, append([]string{":method", "GET", ":path", "/second"}, base...)...)
+	statuses := map[uint32]string{}
+	dec := hpack.NewDecoder(4096, nil)
+	for len(statuses) < 2 {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("reading frames (got %v so far): %v", statuses, err)
+		}
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			fields, err := dec.DecodeFull(f.HeaderBlockFragment())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, hf := range fields {
+				if hf.Name == ":status" {
+					statuses[f.StreamID] = hf.Value
+				}
+			}
+		case *http2.RSTStreamFrame:
+			statuses[f.StreamID] = "reset " + f.ErrCode.String()
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v after %v", f.ErrCode, statuses)
+		}
+	}
+	if statuses[1] != "400" && !strings.HasPrefix(statuses[1], "reset") {
+		t.Errorf("stream with transfer-encoding: %q, want 400 or a reset", statuses[1])
+	}
+	if statuses[3] != "200" {
+		t.Errorf("the next stream on the connection: %q, want 200", statuses[3])
+	}
+	if first, second := h.count("/first"), h.count("/second"); first != 0 || second != 1 {
+		t.Errorf("handler saw /first %d and /second %d times, want 0 and 1", first, second)
+	}
+	t.Logf("statuses by stream: %v", statuses)
 }

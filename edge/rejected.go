@@ -109,8 +109,8 @@ func (c *trackedConn) rejection(overTLS bool) string {
 // connection closes.
 func (s *Server) requestStates(c net.Conn, state http.ConnState) {
 	tc := trackedOf(c)
-	if tc == nil {
-		return
+	if tc == nil || tc.h2.Load() {
+		return // HTTP/2 refuses per stream, not by closing
 	}
 	switch state {
 	case http.StateNew, http.StateIdle:
