@@ -558,7 +558,9 @@ type ActiveHealth struct {
 }
 
 // CircuitBreaker opens a target's circuit when too many recent requests
-// failed, then lets a few probes through after OpenFor.
+// failed, then lets a few probes through after OpenFor. A failure is the
+// target's: a connect or TLS failure, a reset, a timeout or a 5xx answer;
+// a client's fault (its body, leaving early) never counts.
 type CircuitBreaker struct {
 	// ErrorRatio in (0, 1] opens the circuit. 0 (default) disables the
 	// breaker.

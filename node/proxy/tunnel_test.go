@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/portico-gw/portico/node/config"
 )
 
 // rawDo writes req to the gateway on a fresh connection and returns the
@@ -205,5 +208,28 @@ func TestConnectFailureWarns(t *testing.T) {
 	g.do(t, "GET", "/", nil)
 	if w = logs.warnings(); len(w) != 2 || !strings.Contains(w[1], "not_logged_since=2") {
 		t.Errorf("warnings after the interval = %q, want a second one counting 2 not logged", w)
+	}
+}
+
+// TestClientBodyFaultSparesTarget: a malformed request body fails the try
+// with ErrRequestBody, and neither passive health nor the breaker hears
+// of it.
+func TestClientBodyFaultSparesTarget(t *testing.T) {
+	b := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) })
+	cfg := upstreamConfig(b.url(), b.url()+"/other")
+	cfg.Health.Passive = config.PassiveHealth{Failures: 1}
+	cfg.CircuitBreaker = config.CircuitBreaker{ErrorRatio: 0.5, MinRequests: 1}
+	u := newTestUpstream(t, cfg, Options{})
+	g := newGateway(t, route("pool"), u, HandlerOptions{})
+	for range 4 {
+		rawDo(t, g, "POST / HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n")
+		if err := g.errs.last(); !errors.Is(err, ErrRequestBody) {
+			t.Fatalf("error = %v, want ErrRequestBody", err)
+		}
+	}
+	for _, st := range u.Targets() {
+		if !st.EjectedUntil.IsZero() || st.Breaker != BreakerClosed {
+			t.Errorf("target %s after malformed bodies: ejected until %v, breaker %s; want in, closed", st.URL, st.EjectedUntil, st.Breaker)
+		}
 	}
 }
