@@ -20,9 +20,12 @@ import "net/http"
 // net/http refuses the other ambiguous forms itself (400 for differing
 // Content-Lengths or a space before the colon, 501 for transfer codings
 // other than one "chunked") and closes the connection. HTTP/2 and
-// HTTP/3 frame bodies by frames, not by these headers, and refuse a
-// Transfer-Encoding field (RFC 9113 §8.2.2, RFC 9114 §4.2): nothing to do
-// there.
+// HTTP/3 frame bodies by frames, not by these headers, and a
+// Transfer-Encoding field makes the request malformed (RFC 9113 §8.2.2,
+// RFC 9114 §4.2): Go's HTTP/2 server answers that stream 400 without
+// calling the handler (TestFraming_HTTP2RefusesTransferEncoding),
+// quic-go resets it with H3_MESSAGE_ERROR; both go on serving the
+// connection's other streams, which is right. Nothing to do there.
 func ambiguousFraming(r *http.Request) bool {
 	if r.ProtoMajor != 1 {
 		return false
