@@ -218,3 +218,21 @@ func labelIs(m *dto.Metric, name, value string) bool {
 	}
 	return false
 }
+
+// TestGatewayCountsParserRejections: a request Go's parser refuses never
+// reaches the pipeline, yet shows in the node's metrics by reason.
+func TestGatewayCountsParserRejections(t *testing.T) {
+	_, url := startSizedUpstream(t, 2)
+	n := nodetest.Start(t, 1, gateway(url, ""))[0]
+	c, err := net.Dial("tcp", n.EdgeAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resps, closed := readAllResponses(t, c, "GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != 400 || !closed {
+		t.Fatalf("got %d responses (closed %v), want one 400 and a close", len(resps), closed)
+	}
+	const want = `portico_edge_rejected_requests_total{reason="bad_request"} 1`
+	waitFor(t, 5*time.Second, func() bool { return strings.Contains(string(get(t, n.AdminURL+"/metrics").body), want) })
+}
