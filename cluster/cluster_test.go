@@ -128,3 +128,35 @@ func TestForgedPeerRequestRefused(t *testing.T) {
 		t.Errorf("propose with another cluster's credentials answered %s, want a refused handshake", res.Status)
 	}
 }
+
+// TestForwardedWriteNeedsAReadableCondition: a forwarded write whose
+// Portico-If-Version can't be read is refused, not turned into an
+// unconditional write.
+func TestForwardedWriteNeedsAReadableCondition(t *testing.T) {
+	key := clustertest.Key()
+	a := clustertest.Start(t, clustertest.Config(t, "a", key, 1))
+	clustertest.WaitLeader(t, a)
+	if _, err := a.Propose(context.Background(), []byte("v: 1\n"), -1); err != nil {
+		t.Fatal(err)
+	}
+	b := clustertest.Start(t, clustertest.Config(t, "b", key, 0))
+	var peerAddr string
+	for _, m := range a.Members() {
+		peerAddr = m.PeerAddr
+	}
+	for _, v := range []string{"", "one", "-2"} {
+		req, _ := http.NewRequest(http.MethodPost, "https://"+peerAddr+"/cluster/v1/propose", strings.NewReader("v: 2\n"))
+		req.Header.Set("Portico-If-Version", v)
+		res, err := (&http.Client{Transport: b.Transport()}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("If-Version %q: %s, want 400", v, res.Status)
+		}
+	}
+	if d := a.Current(); d.Version != 1 {
+		t.Errorf("version = %d, want 1 (nothing written)", d.Version)
+	}
+}

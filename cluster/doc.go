@@ -10,5 +10,17 @@
 // cluster's own peer RPCs (/cluster/v1/...). It does not know the
 // gateway's config schema: the document is opaque bytes with a version.
 //
+// Every node-to-node port is authenticated by the cluster key: gossip is
+// encrypted with it (memberlist refuses unencrypted packets), and the
+// peer listener and the Raft port both speak TLS 1.3 with certificates
+// from the key-derived CA (Raft with ALPN "portico-raft", so neither
+// port's client can talk to the other's server).
+//
+// Members with Server false (no Raft) watch a server for the document
+// (watch.go: a long poll on /cluster/v1/document) and send their writes
+// to a server, which passes them on to the leader. A write fails at once
+// with ErrNoQuorum when this node knows of no leader and too few voters
+// are alive to elect one.
+//
 // It imports only its own subtree of this module (docs/architecture.md).
 package cluster

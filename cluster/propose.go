@@ -203,8 +203,13 @@ func (c *Cluster) handlePropose(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, proposeResult{Error: "document too large"})
 		return
 	}
-	ifVersion, _ := strconv.ParseInt(r.Header.Get("Portico-If-Version"), 10, 64)
-	hops, _ := strconv.Atoi(r.Header.Get(hopsHeader))
+	ifVersion, err := strconv.ParseInt(r.Header.Get("Portico-If-Version"), 10, 64)
+	if err != nil || ifVersion < -1 {
+		// A write without a readable condition must not become unconditional.
+		writeJSON(w, http.StatusBadRequest, proposeResult{Error: "Portico-If-Version: want -1, 0 or a version"})
+		return
+	}
+	hops, _ := strconv.Atoi(r.Header.Get(hopsHeader)) // absent: sent by the leader's own follower
 	if c.store == nil {
 		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not a server"})
 		return

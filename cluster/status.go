@@ -84,13 +84,17 @@ func (c *Cluster) askNode(ctx context.Context, ns *NodeStatus, addr string) {
 		return
 	}
 	ns.RaftState, ns.ConfigVersion = self.RaftState, self.ConfigVersion
+	if self.Error != "" {
+		ns.Error = self.Error // e.g. why its Raft stopped
+	}
 }
 
 // self describes this node for /cluster/v1/node.
 func (c *Cluster) self() NodeStatus {
 	ns := NodeStatus{Name: c.cfg.Name, Region: c.cfg.Region, State: "alive", Server: c.cfg.Server, ConfigVersion: -1}
 	if c.store != nil {
-		ns.RaftState = c.store.Status().State
+		st := c.store.Status()
+		ns.RaftState, ns.Error = st.State, st.Stopped
 	}
 	if c.cfg.AppliedVersion != nil {
 		ns.ConfigVersion = c.cfg.AppliedVersion()

@@ -205,3 +205,40 @@ func TestClusterKeyRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterNonServerNode: a node with cluster.server: false gets the
+// cluster's config at start and every later version, and a PUT /config
+// on it returns promptly and is then served by it. It used to get no
+// document at all, and its writes committed and then waited 10 s to see
+// their version served, and failed.
+func TestClusterNonServerNode(t *testing.T) {
+	up, _ := nodetest.Demo(t)
+	server := nodetest.StartCluster(t, 1, clusterDoc(up, ""))[0]
+	server.Spec.NonServers = map[string]bool{"client": true}
+	client := server.Spec.StartNode(t, "client", t.TempDir(), clusterDoc(up, ""))
+	nodetest.WaitFor(t, 10*time.Second, func() bool { return client.Snapshot().Version == 1 })
+
+	tea := clusterDoc(up, "  - name: tea\n    match: {paths: [\"/tea\"]}\n    upstream: demo\n    rewrite: /status/418\n")
+	if r := put(t, server.AdminURL+"/config", tea, "If-Match", `"1"`); r.status != 200 {
+		t.Fatalf("PUT on the server = %d (%s)", r.status, r.body)
+	}
+	nodetest.WaitFor(t, 10*time.Second, func() bool { return client.Snapshot().Version == 2 })
+	if s := get(t, client.URL+"/tea").status; s != 418 {
+		t.Errorf("client: GET /tea = %d, want 418 from version 2", s)
+	}
+
+	coffee := clusterDoc(up, "  - name: coffee\n    match: {paths: [\"/coffee\"]}\n    upstream: demo\n    rewrite: /status/202\n")
+	start := time.Now()
+	r := put(t, client.AdminURL+"/config", coffee, "If-Match", `"2"`)
+	t.Logf("PUT /config on the non-server answered %d in %v", r.status, time.Since(start))
+	if r.status != 200 {
+		t.Fatalf("PUT on the non-server = %d (%s)", r.status, r.body)
+	}
+	if v := client.Snapshot().Version; v != 3 {
+		t.Errorf("client serves version %d once its write returned, want 3", v)
+	}
+	if s := get(t, client.URL+"/coffee").status; s != 202 {
+		t.Errorf("client: GET /coffee = %d, want 202", s)
+	}
+	nodetest.WaitFor(t, 10*time.Second, func() bool { return server.Snapshot().Version == 3 })
+}

@@ -18,6 +18,13 @@
 // from one of those CAs. With several keys (rotation: install, switch
 // primary, remove) a node trusts all of them and signs with the first.
 //
+// Protocols other than HTTP ride the same trust: StreamListener accepts
+// only connections that completed the mutual handshake for its one ALPN
+// protocol (Raft's port uses "portico-raft"), and DialStream is its
+// client. Refused connections never reach the caller and are logged once
+// per address per RefusalLogEvery, so a scanner or a node with another key
+// doesn't flood the log.
+//
 // Why not an HMAC over each request: mutual TLS also encrypts cache
 // bodies and limiter traffic, and rules out replays without a nonce
 // store. Why not a CA distributed through Raft: a joining node would need

@@ -153,7 +153,9 @@ type ClusterSpec struct {
 	// KeyFile, if it has an entry for a node's name, makes that node read
 	// its keys from that file (gossip_key_file) from its next (re)load on.
 	KeyFile map[string]string
-	mu      sync.Mutex
+	// NonServers names the nodes started with cluster.server: false.
+	NonServers map[string]bool
+	mu         sync.Mutex
 }
 
 // SetKeyFile makes node name read its keys from file from its next load.
@@ -180,6 +182,9 @@ func (c *ClusterSpec) StartNode(t testing.TB, name, dir, gateway string, opts ..
 			c.mu.Lock()
 			if kf := c.KeyFile[f.Node.Name]; kf != "" {
 				cc.GossipKey, cc.GossipKeyFile = "", kf
+			}
+			if c.NonServers[f.Node.Name] {
+				cc.Server, cc.BootstrapExpect = new(bool), 0
 			}
 			c.mu.Unlock()
 			cc.Gossip.Bind, cc.Raft.Bind, cc.Peer.Bind = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
