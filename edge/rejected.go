@@ -121,8 +121,8 @@ func (s *Server) requestStates(c net.Conn, state http.ConnState) {
 		if reason == "" || s.shuttingDown() {
 			return
 		}
-		s.metrics.rejected(reason)
 		s.rejectLog.note(s, reason, c.RemoteAddr())
+		s.metrics.rejected(reason) // after the log line: tests wait on the count
 	}
 }
 
