@@ -25,16 +25,30 @@
 // A fill buffers the response until it is known to be shareable and
 // complete, then stores it, hands it to the waiters and serves it to its
 // own client from the entry. A response that is not shareable (no-store,
-// private, Set-Cookie, a status not listed, larger than MaxObjectSize —
-// known from Content-Length or when the buffer overflows) is streamed to
-// the fill's own client from then on, flushes included, and releases the
-// waiters at once to go upstream themselves, uncoalesced, as nginx's
-// proxy_cache_lock does: a private answer is never shared, and a large
-// body is never held whole. Fills run detached from the client's
+// private, Set-Cookie, a status not listed and no explicit freshness,
+// larger than MaxObjectSize — known from Content-Length or when the
+// buffer overflows) is streamed to the fill's own client from then on,
+// flushes included, and releases the waiters at once to go upstream
+// themselves, uncoalesced, as nginx's proxy_cache_lock does: a private
+// answer is never shared, and a large body is never held whole. Fills run detached from the client's
 // cancellation while they may still be stored (others wait for them), and
 // stop when their client leaves once they stream.
 //
-// # Freshness (RFC 9111, RFC 5861)
+// # Freshness (RFC 9111, RFC 5861, RFC 9213)
+//
+// The response's directives come from the first valid targeted field,
+// Portico-Cache-Control (Portico's alone, never passed on) then
+// CDN-Cache-Control (passed on, to caches in front), else from
+// Cache-Control; a targeted field replaces Cache-Control and Expires
+// altogether, as Fastly's Surrogate-Control and Cloudflare's
+// CDN-Cache-Control do, and one that does not parse as a structured
+// dictionary is ignored. HTTP dates are the three RFC 9110 forms,
+// exactly (date.go); anything else is invalid: an invalid Expires means
+// already expired, an invalid Date is the time the response came. Of an
+// Age list the first value counts, and no answer's Age is below the Age
+// received. Explicit freshness (s-maxage, max-age, Expires) makes any
+// final status storable but 206 and 304; Policy.Statuses limits only
+// what the policy's TTL stores.
 //
 // Lifetime is s-maxage, max-age, Expires - Date, else the policy's TTL;
 // with Override the TTL wins over all of those and over no-cache, never
@@ -43,8 +57,10 @@
 // response is not stored. Age follows §4.2.3 with the injected clock. A
 // response to a request with Authorization is stored only when it says
 // public, s-maxage or must-revalidate, or the policy allows it; Set-Cookie
-// is stored only when allowed, and then without the Set-Cookie lines
-// (only the fetching client gets them). Vary (upstream's plus Policy.Vary)
+// (and Set-Cookie2, alike) is stored only when allowed, and then without
+// the cookie lines (only the fetching client gets them). A 103 Early
+// Hints reaches the fill's client, relayed by the owner over the peer
+// protocol, and is never stored: hits and coalesced waiters get none. Vary (upstream's plus Policy.Vary)
 // makes secondary keys: a marker at the key lists the headers, each
 // variant is stored beside it; Vary: * is not stored. Stale entries are
 // revalidated with their validators; a 304 refreshes them. Within
@@ -68,15 +84,36 @@
 // # Safety
 //
 // The key is method, scheme, host, normalized path and sorted query plus
-// what the policy adds (KeyOf). Unkeyed request headers that some
-// upstreams let change the response are removed from fills:
-// X-Original-URL, X-Rewrite-URL, X-HTTP-Method-Override, X-HTTP-Method,
-// X-Method-Override, X-Forwarded-Server, X-Host always; X-Forwarded-Host,
-// X-Forwarded-Scheme, X-Forwarded-Proto, X-Forwarded-Port,
-// X-Forwarded-Prefix and Forwarded unless keyed (Key.Headers or Vary).
-// Requests with a body, Upgrade, If-Match, If-Unmodified-Since or If-Range
-// bypass the cache; a Range request that misses passes through
-// uncached. Purge tag headers are removed from client responses.
+// what the policy adds (KeyOf). What the key leaves out the upstream
+// does not see on a fill, so that one client cannot choose an answer
+// for everybody (cache poisoning): the fill's Host is the key's (lower
+// case, no port, no trailing dot — nginx's $host; the node's proxy
+// derives X-Forwarded-Host and Forwarded from it), and the request
+// headers that some upstreams build links, redirects or routes from are
+// removed unless keyed (Key.Headers or Vary). The one list
+// (upstream.go's overrideHeaders; the README's cache section names the
+// same): X-Forwarded-Host, X-Forwarded-Server, X-Host,
+// X-HTTP-Host-Override, X-Original-Host, Forwarded, X-Forwarded-Proto,
+// X-Forwarded-Scheme, X-Forwarded-Ssl, Front-End-Https, X-Url-Scheme,
+// X-Forwarded-Port, X-Original-URL, X-Original-URI, X-Rewrite-URL,
+// X-Forwarded-Path, X-Forwarded-Prefix, X-Forwarded-Uri,
+// X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override. Requests
+// with a body, Upgrade, If-Match, If-Unmodified-Since or If-Range bypass
+// the cache; a Range request that misses passes through uncached. Purge
+// tag headers are removed from client responses.
+//
+// # Invalidation (RFC 9111 §4.4)
+//
+// An unsafe request (any method but GET, HEAD, OPTIONS and TRACE, unknown
+// ones included) on a cached route goes around the cache, and when its
+// status is 2xx or 3xx it invalidates, by URL (Selector.URL: every
+// method, variant and key extra), its target and its Location and
+// Content-Location when they name the same host, on this node and on
+// every live peer (Config.Peers, PurgeCluster: owners and near tiers),
+// before its response header goes to the client; the wait for peers is
+// bounded by PeerTimeout, and a peer that did not confirm is counted as a
+// peer error. Unsafe requests on routes without a cache section
+// invalidate nothing.
 //
 // # Memory
 //
