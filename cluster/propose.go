@@ -48,8 +48,13 @@ const (
 func (c *Cluster) Propose(ctx context.Context, data []byte, ifVersion int64) (Document, error) {
 	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
+	ctx, lost := c.watchQuorum(ctx)
+	defer lost(nil)
 	for {
 		d, err := c.proposeOnce(ctx, data, ifVersion, 0)
+		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrNoQuorum) {
+			return Document{}, cause // learnt while the write waited
+		}
 		if !errors.Is(err, errRetry) {
 			return d, err
 		}
@@ -87,6 +92,34 @@ func (c *Cluster) proposeOnce(ctx context.Context, data []byte, ifVersion int64,
 		return Document{}, errRetry
 	}
 	return c.forward(ctx, addr, data, ifVersion, hops+1)
+}
+
+// watchQuorum returns ctx, cancelled with noQuorum's error as soon as
+// that appears while a write waits (an election that can't succeed, or
+// the last server gone), and the function that stops the watch.
+func (c *Cluster) watchQuorum(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := c.noQuorum(); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func(cause error) {
+		cancel(cause)
+		<-done
+	}
 }
 
 // noQuorum returns ErrNoQuorum, with what this node knows, when a write
