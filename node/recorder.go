@@ -16,6 +16,9 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// upgradedIn is what the client sent on a hijacked (upgraded)
+	// connection, counted until it closed.
+	upgradedIn int64
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -45,8 +48,9 @@ func (w *recorder) Flush() {
 }
 
 // Hijack hands the connection over for protocol upgrades (WebSocket): the
-// status is 101, and the bytes written to the client until the connection
-// is closed count as the response's (the access log's bytes_out).
+// status is 101, and the bytes written to and read from the client until
+// the connection is closed count as the response's and the request's (the
+// access log's bytes_out and bytes_in).
 func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
@@ -56,15 +60,21 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return &countedConn{Conn: c, w: w}, brw, nil
 }
 
-// countedConn counts the bytes written to a hijacked connection. Writes may
-// come from another goroutine than the handler's; the count reaches the
-// recorder when the handler closes the connection (ReverseProxy does,
-// before it returns).
+// countedConn counts the bytes read from and written to a hijacked
+// connection. Reads and writes may come from other goroutines than the
+// handler's; the counts reach the recorder when the handler closes the
+// connection (ReverseProxy does, before it returns).
 type countedConn struct {
 	net.Conn
-	w      *recorder
-	out    atomic.Int64
-	closed atomic.Bool
+	w       *recorder
+	in, out atomic.Int64
+	closed  atomic.Bool
+}
+
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.Add(int64(n))
+	return n, err
 }
 
 func (c *countedConn) Write(b []byte) (int, error) {
@@ -76,6 +86,7 @@ func (c *countedConn) Write(b []byte) (int, error) {
 func (c *countedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.w.bytes += c.out.Load()
+		c.w.upgradedIn = c.in.Load()
 	}
 	return c.Conn.Close()
 }

@@ -185,8 +185,7 @@ routes:
 }
 
 // TestWebSocketAccessLog: an upgraded session is logged with status 101
-// and the bytes it carried to the client. (bytes_in of a session needs the
-// pipeline's access-log entry to take it from the recorder; not yet.)
+// and the bytes it carried both ways.
 func TestWebSocketAccessLog(t *testing.T) {
 	up, _ := nodetest.Demo(t)
 	var log syncBuffer
@@ -213,6 +212,7 @@ func TestWebSocketAccessLog(t *testing.T) {
 		Path     string
 		Status   int
 		BytesOut int64 `json:"bytes_out"`
+		BytesIn  int64 `json:"bytes_in"`
 	}
 	nodetest.WaitFor(t, 10*time.Second, func() bool {
 		for _, line := range strings.Split(log.String(), "\n") {
@@ -222,8 +222,8 @@ func TestWebSocketAccessLog(t *testing.T) {
 		}
 		return false
 	})
-	if entry.Status != 101 || entry.BytesOut < 1000 {
-		t.Errorf("access log of the WebSocket session: status %d, bytes out %d; want 101 and >= 1000",
-			entry.Status, entry.BytesOut)
+	if entry.Status != 101 || entry.BytesOut < 1000 || entry.BytesIn < 1000 {
+		t.Errorf("access log of the WebSocket session: status %d, bytes out %d, in %d; want 101 and >= 1000 each way",
+			entry.Status, entry.BytesOut, entry.BytesIn)
 	}
 }
