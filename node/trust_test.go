@@ -236,3 +236,35 @@ func TestGatewayCountsParserRejections(t *testing.T) {
 	const want = `portico_edge_rejected_requests_total{reason="bad_request"} 1`
 	waitFor(t, 5*time.Second, func() bool { return strings.Contains(string(get(t, n.AdminURL+"/metrics").body), want) })
 }
+
+// TestFragmentDroppedAtEntrance: a #fragment in the request target (which
+// clients must not send) is cut off before routing, so an exact route
+// matches, and neither the path nor the query the upstream sees carries it.
+func TestFragmentDroppedAtEntrance(t *testing.T) {
+	seen := make(chan string, 4)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.RequestURI
+	}))
+	t.Cleanup(up.Close)
+	n := nodetest.Start(t, 1, fmt.Sprintf(`
+upstreams:
+  - {name: one, targets: [{url: %q}]}
+routes:
+  - {name: exact, match: {paths: ["/a"]}, upstream: one}
+`, up.URL))[0]
+	addr := strings.TrimPrefix(n.URL, "http://")
+	for target, want := range map[string]string{
+		"/a#frag":         "/a",
+		"/a?x=1#frag?y=2": "/a?x=1",
+		"/a#%23x":         "/a",
+	} {
+		status, body := rawRequest(t, addr, "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if status != http.StatusOK {
+			t.Errorf("GET %s = %d, want 200 (%s)", target, status, body)
+			continue
+		}
+		if got := <-seen; got != want {
+			t.Errorf("GET %s reached the upstream as %q, want %q", target, got, want)
+		}
+	}
+}
