@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -25,51 +27,73 @@ func safeMethod(m string) bool {
 // and then GETs, from any node, does not get the entry the POST changed.
 func (h *handler) invalidating(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Cache-Status"] = []string{statusLine("fwd=bypass; detail=method", h.c.cfg.Name)}
-	iw := &invalidator{ResponseWriter: w, h: h, r: r}
-	h.next.ServeHTTP(iw, r)
-	if !iw.done {
-		iw.WriteHeader(http.StatusOK) // next wrote nothing: an empty 200
+	h.around(w, r, r)
+}
+
+// around serves r from next outside the cache (bypass, pass, unsafe
+// methods) through an outsideWriter; unsafe, if not nil, is invalidated
+// by a non-error answer.
+func (h *handler) around(w http.ResponseWriter, r, unsafe *http.Request) {
+	ow := &outsideWriter{ResponseWriter: w, h: h, unsafe: unsafe}
+	h.next.ServeHTTP(ow, r)
+	if !ow.done {
+		ow.WriteHeader(http.StatusOK) // next wrote nothing: an empty 200
 	}
 }
 
-// invalidator is the ResponseWriter of an unsafe request.
-type invalidator struct {
+// outsideWriter is the ResponseWriter of a request that goes around the
+// cache. At the final status line it removes the cache's own response
+// headers (the tag headers and Portico-Cache-Control: clients never see
+// them, whichever way their answer came) and, for an unsafe request,
+// invalidates first.
+type outsideWriter struct {
 	http.ResponseWriter
-	h    *handler
-	r    *http.Request
-	done bool // the final status went out
+	h      *handler
+	unsafe *http.Request
+	done   bool // the final status went out
 }
 
-var _ http.Flusher = (*invalidator)(nil)
+var _ http.Flusher = (*outsideWriter)(nil)
 
-func (iw *invalidator) WriteHeader(code int) {
-	if !iw.done && code >= 200 {
-		iw.done = true
-		if code < 400 {
-			iw.h.invalidate(iw.r, iw.Header())
+func (ow *outsideWriter) WriteHeader(code int) {
+	if !ow.done && code >= 200 {
+		ow.done = true
+		h := ow.Header()
+		for _, k := range ow.h.p.tagHeaders {
+			delete(h, k)
+		}
+		delete(h, porticoCacheControl)
+		if ow.unsafe != nil && code < 400 {
+			ow.h.invalidate(ow.unsafe, h)
 		}
 	}
-	iw.ResponseWriter.WriteHeader(code)
+	ow.ResponseWriter.WriteHeader(code)
 }
 
-func (iw *invalidator) Write(b []byte) (int, error) {
-	if !iw.done {
-		iw.WriteHeader(http.StatusOK)
+func (ow *outsideWriter) Write(b []byte) (int, error) {
+	if !ow.done {
+		ow.WriteHeader(http.StatusOK)
 	}
-	return iw.ResponseWriter.Write(b)
+	return ow.ResponseWriter.Write(b)
 }
 
-func (iw *invalidator) Flush() {
-	if !iw.done {
-		iw.WriteHeader(http.StatusOK)
+func (ow *outsideWriter) Flush() {
+	if !ow.done {
+		ow.WriteHeader(http.StatusOK)
 	}
-	if fl, ok := iw.ResponseWriter.(http.Flusher); ok {
+	if fl, ok := ow.ResponseWriter.(http.Flusher); ok {
 		fl.Flush()
 	}
 }
 
-// Unwrap lets http.ResponseController reach the connection (upgrades).
-func (iw *invalidator) Unwrap() http.ResponseWriter { return iw.ResponseWriter }
+// Hijack hands the connection over (upgrades): nothing more is written.
+func (ow *outsideWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	ow.done = true
+	return http.NewResponseController(ow.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (ow *outsideWriter) Unwrap() http.ResponseWriter { return ow.ResponseWriter }
 
 // invalidate purges, by URL, r's target and the same-host URLs in resp's
 // Location and Content-Location, on this node and on Config.Peers, all at

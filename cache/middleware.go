@@ -95,7 +95,7 @@ func (h *handler) bypass(w http.ResponseWriter, r *http.Request, detail string) 
 	if markOf(r.Context()) == nil {
 		w.Header()["Cache-Status"] = []string{statusLine("fwd=bypass; detail="+detail, h.c.cfg.Name)}
 	}
-	h.next.ServeHTTP(w, r)
+	h.around(w, r, nil)
 }
 
 // fill gets the response for a miss (or an entry that needs revalidation:
@@ -175,7 +175,7 @@ func (x *call) pass(verdict string) {
 	} else {
 		x.w.Header()["Cache-Status"] = []string{statusLine(verdict, x.c.cfg.Name)}
 	}
-	x.h.next.ServeHTTP(x.w, x.p.upstreamRequest(x.r, nil))
+	x.h.around(x.w, x.p.upstreamRequest(x.r, nil), nil)
 }
 
 // onlyIfCached answers a request with Cache-Control: only-if-cached that

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -517,5 +519,72 @@ func TestTagHeadersNotSentToClients(t *testing.T) {
 		if r := cl.get(0, "/t"); r.header.Get("Surrogate-Key") != "" || r.header.Get("Cache-Tag") != "" {
 			t.Errorf("client got tag headers %q %q", r.header.Get("Surrogate-Key"), r.header.Get("Cache-Tag"))
 		}
+	}
+}
+
+// TestCacheOnlyHeadersNeverReachClients: tag headers and
+// Portico-Cache-Control are the cache's; they are removed from every
+// answer, also those that go around the cache (a Range miss, a bypassed
+// or unsafe method, an uncacheable response).
+func TestCacheOnlyHeadersNeverReachClients(t *testing.T) {
+	cl := newCluster(t, 1, Policy{}, nil)
+	cl.origin.set(answer(cl.clk, 200, "max-age=60", "t", "Surrogate-Key", "a b", "Portico-Cache-Control", "max-age=5"))
+	for _, c := range []struct {
+		method, path string
+		kv           []string
+	}{
+		{http.MethodGet, "/range", []string{"Range", "bytes=0-0"}},
+		{http.MethodPost, "/post", nil},
+		{http.MethodOptions, "/options", nil},
+		{http.MethodGet, "/fill", nil},
+		{http.MethodGet, "/fill", nil},
+	} {
+		r := cl.do(0, c.method, c.path, c.kv...)
+		if r.header.Get("Surrogate-Key") != "" || r.header.Get("Portico-Cache-Control") != "" {
+			t.Errorf("%s %s (%s): Surrogate-Key %q, Portico-Cache-Control %q; want neither", c.method, c.path,
+				r.cacheStatus(), r.header.Get("Surrogate-Key"), r.header.Get("Portico-Cache-Control"))
+		}
+	}
+}
+
+// TestUpgradeGoesAround: an Upgrade request bypasses the cache and its
+// connection is handed over (the bypass writer hijacks through).
+func TestUpgradeGoesAround(t *testing.T) {
+	cl := newCluster(t, 1, Policy{}, func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = brw.Flush()
+		line, _ := brw.ReadString('\n')
+		_, _ = brw.WriteString(line)
+		_ = brw.Flush()
+	})
+	tr := cl.client.Transport.(*http.Transport).Clone()
+	tr.ForceAttemptHTTP2, tr.TLSNextProto = false, map[string]func(string, *tls.Conn) http.RoundTripper{}
+	tr.TLSClientConfig.NextProtos = nil
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodGet, cl.nodes[0].front.URL+"/ws", nil)
+	req.Host = "example.com"
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", resp.StatusCode)
+	}
+	rwc := resp.Body.(io.ReadWriteCloser)
+	if _, err := io.WriteString(rwc, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bufio.NewReader(rwc).ReadString('\n')
+	if got != "ping\n" {
+		t.Errorf("echo = %q, %v; want ping", got, err)
 	}
 }

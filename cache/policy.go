@@ -47,8 +47,12 @@ type Policy struct {
 	// Methods are cached. (Optional) Defaults to GET and HEAD; only safe
 	// methods are accepted (GET, HEAD).
 	Methods []string
-	// Statuses are stored. (Optional) Defaults to 200, 203, 204, 300,
-	// 301, 308, 404, 405, 410, 414, 501 (RFC 9110 §15.1 without 206).
+	// Statuses may be stored with TTL when the upstream gives no
+	// freshness (Portico's only heuristic). A response with explicit
+	// freshness (max-age, s-maxage, Expires, in a targeted field or
+	// Cache-Control) is storable whatever its final status, but 206 and
+	// 304. (Optional) Defaults to 200, 203, 204, 300, 301, 308, 404, 405,
+	// 410, 414, 501 (RFC 9110 §15.1 without 206).
 	Statuses []int
 	// MaxObjectSize caps a stored response, headers and body, in bytes.
 	// Bigger ones stream through uncached. (Optional) Defaults to 8 MiB.
