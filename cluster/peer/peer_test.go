@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"strings"
@@ -195,4 +196,35 @@ func serveTLS(t testing.TB, cfg *tls.Config, h http.Handler) string {
 		<-done
 	})
 	return url
+}
+
+// TestRefusalsLoggedOncePerAddress: the peer listener logs a client
+// without the key at warn once per address, not once per connection, and
+// a member's requests are not logged at all.
+func TestRefusalsLoggedOncePerAddress(t *testing.T) {
+	logs := &lockedBuffer{}
+	var calls atomic.Int64
+	srv := serve(t, creds(t, "node-b", key1), peer.ServerConfig{
+		Handler: echo(&calls),
+		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	const line = "refused a peer connection"
+	for range 5 {
+		if status, _, err := get(t, client(t, creds(t, "node-x", key2), peer.ClientConfig{}), srv.url+"/x"); err == nil {
+			t.Fatalf("a client with another key got %d", status)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), line) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status, _, err := get(t, client(t, creds(t, "node-a", key1), peer.ClientConfig{}), srv.url+"/x"); err != nil || status != http.StatusOK {
+		t.Fatalf("member: %d, %v", status, err)
+	}
+	if n := strings.Count(logs.String(), line); n != 1 {
+		t.Errorf("refusals logged %d times, want once:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("refusal not at warn:\n%s", logs.String())
+	}
 }

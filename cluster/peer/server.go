@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,10 +38,13 @@ type ServerConfig struct {
 	// the client, not the server, closes idle connections: a server-side
 	// close can race a request being sent. (Optional) Defaults to 120s.
 	IdleTimeout time.Duration
-	// Logger receives net/http's own messages (refused handshakes,
-	// handler panics) at debug level: a probe or a node with the wrong key
-	// would otherwise flood the log. (Optional) If nil, they are dropped.
+	// Logger receives refused handshakes (no valid cluster certificate)
+	// at warn, once per remote host per RefusalLogEvery, and net/http's
+	// other messages (handler panics, ...) at debug. (Optional) If nil,
+	// they are dropped.
 	Logger *slog.Logger
+	// RefusalLogEvery: see Logger. (Optional) Defaults to 10 minutes.
+	RefusalLogEvery time.Duration
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -58,6 +62,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RefusalLogEvery <= 0 {
+		c.RefusalLogEvery = DefaultRefusalLogEvery
 	}
 	return c
 }
@@ -80,7 +87,10 @@ func NewServer(c *Credentials, cfg ServerConfig) *Server {
 			Handler:           capRequestBody(cfg.Handler, cfg.MaxRequestBytes),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
-			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+			ErrorLog: log.New(serverErrorLog{
+				refused: newRefusalLog(cfg.Logger, "peer", cfg.RefusalLogEvery),
+				debug:   cfg.Logger,
+			}, "", 0),
 		},
 	}
 }

@@ -16,9 +16,6 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultMaxHandshakes    = 64
 	DefaultRefusalLogEvery  = 10 * time.Minute
-	// maxRefusalHosts bounds the memory of refused addresses: a scan from
-	// many addresses forgets the oldest rather than growing without end.
-	maxRefusalHosts = 1024
 )
 
 // StreamConfig configures a StreamListener: a non-HTTP protocol (Raft)
@@ -80,8 +77,7 @@ type StreamListener struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 
-	logMu   sync.Mutex
-	refused map[string]time.Time // host → when a refusal was last logged
+	refused *refusalLog
 }
 
 // NewStreamListener starts accepting on ln (which it owns from now on:
@@ -94,7 +90,8 @@ func NewStreamListener(c *Credentials, ln net.Listener, cfg StreamConfig) (*Stre
 	l := &StreamListener{
 		ln: ln, tls: c.streamServerTLS(cfg.Proto), cfg: cfg,
 		conns: make(chan net.Conn), done: make(chan struct{}),
-		slots: make(chan struct{}, cfg.MaxHandshakes), refused: map[string]time.Time{},
+		slots:   make(chan struct{}, cfg.MaxHandshakes),
+		refused: newRefusalLog(cfg.Logger, cfg.Name, cfg.RefusalLogEvery),
 	}
 	l.ctx, l.stop = context.WithCancel(context.Background())
 	l.wg.Go(l.acceptLoop)
@@ -186,26 +183,7 @@ func (l *StreamListener) handshake(raw net.Conn) {
 
 // logRefusal logs a refused connection once per host per RefusalLogEvery.
 func (l *StreamListener) logRefusal(addr net.Addr, err error) {
-	host := addr.String()
-	if h, _, serr := net.SplitHostPort(host); serr == nil {
-		host = h
-	}
-	now := time.Now()
-	l.logMu.Lock()
-	last, seen := l.refused[host]
-	quiet := seen && now.Sub(last) < l.cfg.RefusalLogEvery
-	if !quiet {
-		if len(l.refused) >= maxRefusalHosts {
-			clear(l.refused)
-		}
-		l.refused[host] = now
-	}
-	l.logMu.Unlock()
-	if quiet {
-		return
-	}
-	l.cfg.Logger.Warn(fmt.Sprintf("refused a %s connection without a valid cluster certificate (a node with another cluster key, or not a Portico node); further refusals from this address are not logged for %v", l.cfg.Name, l.cfg.RefusalLogEvery),
-		"remote", addr.String(), "err", err)
+	l.refused.log(addr.String(), err)
 }
 
 // DialStream dials addr and runs the client side of the mutual TLS
