@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,7 +22,8 @@ const maxConfigBody = 4 << 20
 
 // adminHandler serves the admin API. Every endpoint but /health and /ready
 // needs "Authorization: Bearer TOKEN" when token is set (config validation
-// refuses a non-loopback admin address without one).
+// refuses a non-loopback admin address without one). adminGuard refuses
+// foreign Host names (without a token) and browsers' cross-site requests.
 func (n *Node) adminHandler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
@@ -42,24 +42,7 @@ func (n *Node) adminHandler(token string) http.Handler {
 	mux.Handle("GET /debug/pprof/", n.authed(token, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", n.authed(token, http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/trace", n.authed(token, http.HandlerFunc(pprof.Trace)))
-	return mux
-}
-
-func (n *Node) authed(token string, h http.Handler) http.Handler {
-	if token == "" {
-		return h
-	}
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="portico-admin"`)
-			writeProblem(w, problem{http.StatusUnauthorized, "admin-unauthorized", "Unauthorized",
-				"The admin API needs the header Authorization: Bearer <node.admin.token>."}, "")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	return adminGuard(token, mux)
 }
 
 // handleReady answers 200 while the node serves traffic and 503 once it
@@ -97,23 +80,34 @@ func (n *Node) handleGetConfig(w http.ResponseWriter, r *http.Request) {
 
 // handlePutConfig replaces the gateway document (upstreams, routes). The
 // body is YAML without the node: section. If-Match: "VERSION" makes it a
-// compare-and-set (409 on mismatch). 400 lists every config error.
+// compare-and-set (409 on mismatch). 400 lists every config error,
+// including what this node can't build (Check); a document without routes
+// (an empty body) is refused unless ?force=true.
 func (n *Node) handlePutConfig(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxConfigBody))
 	if err != nil {
 		writeProblem(w, probTooLarge, "")
 		return
 	}
-	var ifVersion int64
+	var o ApplyOptions
 	if m := r.Header.Get("If-Match"); m != "" {
-		if ifVersion, err = strconv.ParseInt(strings.Trim(m, `"`), 10, 64); err != nil || ifVersion <= 0 {
+		if o.IfVersion, err = strconv.ParseInt(strings.Trim(m, `"`), 10, 64); err != nil || o.IfVersion <= 0 {
 			writeProblemExt(w, problem{http.StatusBadRequest, "bad-if-match", "Bad If-Match", `If-Match must be a config version such as "3".`}, nil)
 			return
 		}
 	}
-	snap, err := n.ApplyGateway(r.Context(), "request body", body, ifVersion)
+	if f := r.URL.Query().Get("force"); f != "" {
+		if o.Force, err = strconv.ParseBool(f); err != nil {
+			writeProblemExt(w, problem{http.StatusBadRequest, "bad-force", "Bad force parameter", "force must be true or false."}, nil)
+			return
+		}
+	}
+	snap, err := n.ApplyGateway(r.Context(), "request body", body, o)
 	var cerrs config.Errors
 	switch {
+	case errors.Is(err, ErrRemovesAllRoutes):
+		writeProblemExt(w, problem{http.StatusBadRequest, "config-removes-all-routes", "Config removes every route",
+			"The document has no routes, so every request would get 404; the served config is unchanged. Send it with ?force=true (portico config apply --force) if that is intended."}, nil)
 	case errors.As(err, &cerrs):
 		msgs := make([]string, len(cerrs))
 		for i, e := range cerrs {

@@ -149,13 +149,14 @@ func (n *Node) applyClusterDoc(d cluster.Document) {
 	n.warnFileDiffers(next)
 }
 
-// warnFileDiffers logs once per differing document that this node's file
-// carries another gateway document than the cluster's.
+// warnFileDiffers logs that this node's file carries another gateway
+// document than the cluster's: once per distinct file content, not once
+// per cluster version (every apply would repeat it). Callers hold n.mu.
 func (n *Node) warnFileDiffers(s *config.Snapshot) {
-	if n.fileDigest == "" || n.fileDigest == s.Digest || n.warnedDigest == s.Digest {
+	if n.fileDigest == "" || n.fileDigest == s.Digest || n.warnedDigest == n.fileDigest {
 		return
 	}
-	n.warnedDigest = s.Digest
+	n.warnedDigest = n.fileDigest
 	file := n.cfg.File
 	if file == "" {
 		file = "FILE"

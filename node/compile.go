@@ -40,20 +40,15 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 			p.upstreams[uc.Name] = old
 			continue
 		}
-		tc, err := upstreamTLS(uc.TLS)
-		if err != nil {
-			return nil, fmt.Errorf("upstream %q: %w", uc.Name, err)
-		}
-		u, err := proxy.NewUpstream(uc, proxy.Options{
-			Logger:          n.logger.With("upstream", uc.Name),
-			Now:             n.now,
-			Rand:            n.rand,
-			Events:          attemptEvents{n},
-			TrustedProxies:  p.trusted,
-			TLSClientConfig: tc,
+		u, err := buildUpstream(uc, proxy.Options{
+			Logger:         n.logger.With("upstream", uc.Name),
+			Now:            n.now,
+			Rand:           n.rand,
+			Events:         attemptEvents{n},
+			TrustedProxies: p.trusted,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("build upstream %q: %w", uc.Name, err)
+			return nil, err
 		}
 		created = append(created, u)
 		p.upstreams[uc.Name] = u
@@ -88,28 +83,12 @@ func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Up
 	if rs.maxBody <= 0 {
 		rs.maxBody = snap.Node.Server.MaxBodyBytes.Bytes()
 	}
-	if rs.strip != "" {
-		// StripPrefix compares bytes with the normalized request path.
-		strip, err := route.Normalize(rs.strip)
-		if err != nil {
-			return nil, fmt.Errorf("strip_prefix: %w", err)
-		}
-		rs.strip = strip
-	}
-	if rc.Rewrite != "" {
-		t, err := route.ParseTemplate(rc.Rewrite)
-		if err != nil {
-			return nil, err
-		}
-		rs.rewrite = t
-	}
-	h, err := proxy.NewHandler(rc, up, proxy.HandlerOptions{
-		Path:         upstreamPath,
-		ErrorHandler: n.proxyError,
-	})
+	parts, err := buildRouteParts(rc, up, n.proxyError)
 	if err != nil {
 		return nil, err
 	}
+	rs.strip, rs.rewrite = parts.strip, parts.rewrite
+	h := parts.handler
 	rs.proxy = h
 	if rc.Cache != nil {
 		next := http.Handler(h)

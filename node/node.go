@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +118,7 @@ type Node struct {
 	clusterPtr   atomic.Pointer[cluster.Cluster] // cluster, for request goroutines
 	docs         chan cluster.Document           // latest committed document, for applyLoop
 	quit         chan struct{}                   // closed by Shutdown: stops the node's goroutines
-	warnedDigest string                          // the cluster document last warned about; guarded by mu
+	warnedDigest string                          // the file digest last warned about (warnFileDiffers); guarded by mu
 	servedMu     sync.Mutex
 	served       chan struct{} // closed and replaced after every swap
 }
@@ -172,6 +173,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	p, err := n.compile(snap, nil, log)
 	if err != nil {
+		err = checkErrors(n.cfg.File, err)
 		_ = log.Close()
 		_ = n.cache.Close()
 		_ = n.limits.Close()
@@ -232,6 +234,15 @@ func (n *Node) Start() error {
 			return fmt.Errorf("listen on node.admin.listen %s: %w", snap.Node.Admin.Listen, err)
 		}
 		n.admin = &http.Server{Handler: n.adminHandler(snap.Node.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
+		if t := snap.Node.Admin.TLS; t != nil {
+			tc, err := adminTLS(t)
+			if err != nil {
+				_ = n.adminLn.Close()
+				n.closeEdgeListeners()
+				return err
+			}
+			n.adminLn = tls.NewListener(n.adminLn, tc)
+		}
 		n.serve("admin", func() error { return n.admin.Serve(n.adminLn) })
 	}
 	if n.edgeLn != nil {

@@ -107,6 +107,16 @@ func (n *Node) Reload() error {
 		defer n.warnFileDiffers(next)
 	} else if fileDigest == n.fileDigest {
 		next = config.NewSnapshot(&config.File{Node: f.Node, Gateway: old.snap.Gateway}, old.snap.Version+1)
+		if old.snap.Digest != fileDigest {
+			// The rule at start (docStore): the latest write wins. The
+			// file's routes are those it had when last applied, so the
+			// served document, written later through the admin API, is kept.
+			n.logger.Info("reload: keeping the config written through the admin API; the file's routes and upstreams are unchanged since it was last applied, so they are older (edit the file to apply it)",
+				"version", old.snap.Version, "file", n.cfg.File)
+		}
+	} else if old.snap.Digest != n.fileDigest {
+		n.logger.Warn("reload: the file's routes and upstreams changed since it was last applied, so the file is the latest write: it replaces the config written through the admin API",
+			"replaced_version", old.snap.Version, "file", n.cfg.File)
 	}
 	if next.Digest == old.snap.Digest && reflect.DeepEqual(next.Node, old.snap.Node) {
 		n.metrics.ObserveReload(nil)
@@ -127,13 +137,19 @@ func (n *Node) Reload() error {
 	return nil
 }
 
-// ApplyGateway validates doc (a gateway document: upstreams, routes) and
-// serves it as the next version. ifVersion, if not zero, must equal the
-// version served now, or ErrVersionConflict is returned. The document is
-// stored durably before it is acknowledged. Documents written this way
-// get no ${VAR} substitution: the node's environment is not the writer's.
-func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, ifVersion int64) (*config.Snapshot, error) {
+// ApplyGateway validates doc (a gateway document: upstreams, routes),
+// checks that this node can build it (Check) and serves it as the next
+// version. A document without routes is refused with ErrRemovesAllRoutes
+// unless o.Force. o.IfVersion, if not zero, must equal the version served
+// now, or ErrVersionConflict is returned. The document is stored durably
+// before it is acknowledged. Documents written this way get no ${VAR}
+// substitution: the node's environment is not the writer's.
+func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, o ApplyOptions) (*config.Snapshot, error) {
+	ifVersion := o.IfVersion
 	g, err := config.ParseGateway(name, doc, nil)
+	if err == nil {
+		err = checkApply(name, n.Snapshot().Node, g, o)
+	}
 	if err != nil {
 		n.metrics.ObserveReload(err)
 		return nil, err

@@ -14,8 +14,8 @@ func cmdMembers(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portico members", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	client := adminFlags(fs)
-	if fs.Parse(args) != nil {
-		return 2
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	c, err := client()
 	if err != nil {
@@ -58,8 +58,8 @@ func cmdCluster(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portico cluster status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	client := adminFlags(fs)
-	if fs.Parse(args[1:]) != nil {
-		return 2
+	if code, stop := parseFlags(fs, args[1:]); stop {
+		return code
 	}
 	c, err := client()
 	if err != nil {

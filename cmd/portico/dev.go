@@ -42,8 +42,8 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	admin := fs.String("admin", "127.0.0.1:9901", "first node's admin address; the others take the next ports")
 	demoAddr := fs.String("demo", "127.0.0.1:0", "demo upstream address")
 	dataDir := fs.String("data", "", "data directory (default: a fresh temporary one, removed at exit)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if *dataDir == "" {
 		d, err := os.MkdirTemp("", "portico-dev-data-")

@@ -9,7 +9,8 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..." (make
+// does); otherwise `portico version` reads the build info.
 var version = "dev"
 
 const usage = `Portico — a self-clustering API gateway.
@@ -22,8 +23,10 @@ Usage:
   portico config validate FILE... check config files; every problem as file:line:col: reason
   portico config schema           print the config's JSON Schema (for editors)
   portico config diff -f FILE     compare FILE's upstreams and routes with the served config
-  portico config apply -f FILE [--if-version N]
-                                  apply FILE's upstreams and routes (to the whole cluster)
+                                  (exit 0: same, 1: they differ, 2: trouble, like diff(1))
+  portico config apply -f FILE [--if-version N] [--force]
+                                  apply FILE's upstreams and routes (to the whole cluster);
+                                  --force: even if FILE has no routes
   portico members                 list cluster members
   portico cluster status          leader, term, voters, non-voters, config version per node
   portico purge --key K | --prefix URL | --tag T
@@ -39,7 +42,8 @@ Usage:
   portico demo-upstream --listen ADDR
                                   run the httpbin-like demo upstream
   portico bench [flags]           run the benchmark suite (portico bench -h)
-  portico version                 print the version
+  portico version                 print the version, commit and Go version
+  (every command: -h or --help prints its help)
 
 Signals (serve, dev): SIGHUP reloads the config file; SIGTERM or SIGINT drains
 in-flight requests (up to node.shutdown_timeout) and exits 0.
@@ -62,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if flaglessHelp(args, stdout) {
+		return 0
 	}
 	switch args[0] {
 	case "serve":
@@ -87,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "apikey":
 		return cmdAPIKey(stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "portico %s\n", version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -296,8 +296,8 @@ func TestDevTourAnswers(t *testing.T) {
 		// The node section is skipped: its variables need not be set here.
 		os.WriteFile(file, []byte("node:\n  cluster: {gossip_key: \"${UNSET_HERE}\"}\nupstreams: [{name: u, targets: [{url: \"http://127.0.0.1:9\"}]}]\nroutes: [{name: only, upstream: u}]\n"), 0o600)
 		var out bytes.Buffer
-		if code := run(ctx, []string{"config", "diff", "-f", file, "--admin", adminAddr}, &out, &out); code != 0 || !strings.Contains(out.String(), "+ ") {
-			t.Fatalf("config diff: exit %d, want a diff:\n%s", code, out.String())
+		if code := run(ctx, []string{"config", "diff", "-f", file, "--admin", adminAddr}, &out, &out); code != 1 || !strings.Contains(out.String(), "+ ") {
+			t.Fatalf("config diff: exit %d, want 1 and a diff:\n%s", code, out.String())
 		}
 		out.Reset()
 		if code := run(ctx, []string{"config", "apply", "-f", file, "--if-version", "1", "--admin", adminAddr}, &out, &out); code != 0 || !strings.Contains(out.String(), "config version 2") {
@@ -400,7 +400,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	var releaseOnce sync.Once
 	releaseUp := func() { releaseOnce.Do(func() { close(release) }) }
 	defer releaseUp() // runs before up.Close: a failed test frees the handlers
-	_ = demo.New // the demo upstream is exercised by TestDevTourAnswers
+	_ = demo.New      // the demo upstream is exercised by TestDevTourAnswers
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "p.yaml")

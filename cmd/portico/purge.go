@@ -20,8 +20,8 @@ func cmdPurge(args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("prefix", "", `a URL prefix: every entry under "https://host/path"`)
 	tag := fs.String("tag", "", "a tag from the responses' Surrogate-Key or Cache-Tag headers")
 	client := adminFlags(fs)
-	if fs.Parse(args) != nil {
-		return 2
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	sel := map[string]string{}
 	for name, v := range map[string]string{"key": *key, "prefix": *prefix, "tag": *tag} {

@@ -21,8 +21,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	file := fs.String("config", "", "config file (YAML)")
 	listen := fs.String("listen", "", "edge address, overrides node.listen")
 	admin := fs.String("admin", "", "admin address, overrides node.admin.listen")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if *file == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "portico serve: needs --config FILE and no other arguments (to try Portico without a file: portico dev)")

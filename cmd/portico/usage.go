@@ -21,13 +21,15 @@ func cmdUsage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: portico usage CONSUMER [--reset] [--admin ADDR] [--token-file FILE]")
 		fs.PrintDefaults()
 	}
-	if fs.Parse(args) != nil {
-		return 2
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	// Flags may follow the consumer's name too.
 	name := fs.Arg(0)
-	if fs.NArg() > 0 && fs.Parse(fs.Args()[1:]) != nil {
-		return 2
+	if fs.NArg() > 0 {
+		if code, stop := parseFlags(fs, fs.Args()[1:]); stop {
+			return code
+		}
 	}
 	if name == "" || fs.NArg() > 0 {
 		fs.Usage()

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Two routes conflict when no rule can choose between them: they match
@@ -25,18 +27,56 @@ type pathUse struct {
 	route, path int
 }
 
-// conflictKey groups the paths that may conflict, so that only routes
-// sharing a priority, a canonical pattern and a host (or both taking any
-// host: host "") are compared pairwise. A config with thousands of
-// per-tenant routes on "/*" then stays linear.
+// conflictKey groups the paths that may conflict: routes sharing a
+// priority, a canonical pattern, a host (or both taking any host: host "")
+// and identical header and query conditions (canon). Within a group only
+// the methods are left to compare, and they are indexed, so a valid
+// config never compares two routes: thousands of per-tenant routes on
+// "/*" told apart by host, header, query or method stay linear.
 type conflictKey struct {
 	priority  int
 	canonical string
 	host      string
+	canon     string
+}
+
+// conflictGroup indexes the path uses of one conflictKey by method.
+type conflictGroup struct {
+	all      []pathUse            // every use, in document order
+	any      []pathUse            // uses of routes that take every method
+	byMethod map[string][]pathUse // uses of routes that list methods
+}
+
+// candidates returns the earlier uses that overlap r's methods, in
+// document order.
+func (g *conflictGroup) candidates(r *Route) []pathUse {
+	if len(r.Match.Methods) == 0 {
+		return g.all
+	}
+	out := append([]pathUse(nil), g.any...)
+	for _, m := range r.Match.Methods {
+		out = append(out, g.byMethod[m]...)
+	}
+	slices.SortFunc(out, func(a, b pathUse) int { return cmp.Or(cmp.Compare(a.route, b.route), cmp.Compare(a.path, b.path)) })
+	return out
+}
+
+func (g *conflictGroup) add(r *Route, u pathUse) {
+	g.all = append(g.all, u)
+	if len(r.Match.Methods) == 0 {
+		g.any = append(g.any, u)
+		return
+	}
+	if g.byMethod == nil {
+		g.byMethod = make(map[string][]pathUse, len(r.Match.Methods))
+	}
+	for _, m := range slices.Compact(slices.Sorted(slices.Values(r.Match.Methods))) {
+		g.byMethod[m] = append(g.byMethod[m], u)
+	}
 }
 
 func (v *validator) conflicts(routes []Route) {
-	groups := make(map[conflictKey][]pathUse)
+	groups := make(map[conflictKey]*conflictGroup)
 	reported := make(map[[2]int]bool)
 	for i := range routes {
 		r := &routes[i]
@@ -47,25 +87,55 @@ func (v *validator) conflicts(routes []Route) {
 		if len(hosts) == 0 {
 			hosts = []string{""}
 		}
+		canon := matchCanon(&r.Match)
 		for j, p := range r.Match.Paths {
 			pat, err := parsePattern(p)
 			if err != nil {
 				continue // reported by match
 			}
 			for _, h := range hosts {
-				k := conflictKey{r.Priority, pat.canonical, h}
-				for _, prev := range groups[k] {
+				k := conflictKey{r.Priority, pat.canonical, h, canon}
+				g := groups[k]
+				if g == nil {
+					g = &conflictGroup{}
+					groups[k] = g
+				}
+				// One error per path of a route, naming the first earlier
+				// route it conflicts with: a document of n copies of one
+				// route gets n-1 errors, not n²/2.
+				for _, prev := range g.candidates(r) {
 					pair := [2]int{prev.route, i}
 					if prev.route == i || reported[pair] || !sameRequests(&routes[prev.route], r) {
 						continue
 					}
 					reported[pair] = true
 					v.conflict(routes, prev, pathUse{i, j})
+					break
 				}
-				groups[k] = append(groups[k], pathUse{i, j})
+				g.add(r, pathUse{i, j})
 			}
 		}
 	}
+}
+
+// matchCanon writes a route's header and query conditions canonically
+// (header names canonical, both sorted), so that equal conditions have
+// equal strings.
+func matchCanon(m *Match) string {
+	if len(m.Headers) == 0 && len(m.Query) == 0 {
+		return ""
+	}
+	hs := make([]string, 0, len(m.Headers))
+	for k, val := range m.Headers {
+		hs = append(hs, strconv.Quote(http.CanonicalHeaderKey(k))+":"+strconv.Quote(val))
+	}
+	qs := make([]string, 0, len(m.Query))
+	for k, val := range m.Query {
+		qs = append(qs, strconv.Quote(k)+"="+strconv.Quote(val))
+	}
+	slices.Sort(hs)
+	slices.Sort(qs)
+	return strings.Join(hs, ",") + "?" + strings.Join(qs, "&")
 }
 
 // conflict reports that route b matches the same requests as the earlier

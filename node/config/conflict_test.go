@@ -103,7 +103,9 @@ func TestParse_Conflicts(t *testing.T) {
 }
 
 // TestParse_ConflictsReportedOncePerPair checks that routes sharing
-// several equivalent paths give one error per pair of routes.
+// several equivalent paths give one error per pair of routes, and a path
+// one error, naming the first route it conflicts with (n copies of a
+// route give n-1 errors, not n²/2).
 func TestParse_ConflictsReportedOncePerPair(t *testing.T) {
 	doc := y(okUpstream, "routes:",
 		`  - {name: a, upstream: u, match: {paths: ["/x", "/y"]}}`,
@@ -114,7 +116,6 @@ func TestParse_ConflictsReportedOncePerPair(t *testing.T) {
 	want := []string{
 		`test.yaml:6:44: route "b" conflicts with route "a" at line 5`,
 		`test.yaml:7:44: route "c" conflicts with route "a" at line 5`,
-		`test.yaml:7:44: route "c" conflicts with route "b" at line 6`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got errors:\n  %s\nwant %d", strings.Join(got, "\n  "), len(want))

@@ -16,8 +16,14 @@ import (
 
 // maxValues bounds the values one document may decode to, counting every
 // expansion of an alias or merge key, so that a small file full of nested
-// aliases ("billion laughs") can't exhaust memory.
+// aliases ("billion laughs") can't exhaust memory. A large document may
+// decode to one value per 4 bytes of its text (more than any document
+// without aliases needs: 200k routes are ~11 bytes per value), so the
+// bound grows with the input, never with the aliases.
 const maxValues = 1 << 20
+
+// valueLimit is the bound of a document of size bytes.
+func valueLimit(size int) int { return max(maxValues, size/4) }
 
 // decoder holds the state of decoding one document. It is used once.
 type decoder struct {
@@ -26,8 +32,9 @@ type decoder struct {
 	origins origins
 	errs    Errors
 	fields  fieldCache
-	// values counts decoded values against maxValues.
-	values int
+	// values counts decoded values against limit (valueLimit; zero:
+	// maxValues).
+	values, limit int
 	// stopped is set when the document is too large to go on with: one
 	// error says so and decoding stops.
 	stopped bool
@@ -71,8 +78,8 @@ func (d *decoder) stop(n *yaml.Node, format string, args ...any) {
 // count charges one value against the budget and reports whether
 // decoding may go on.
 func (d *decoder) count(n *yaml.Node) bool {
-	if d.values++; d.values > maxValues {
-		d.stop(n, "document too large: over %d values after expanding aliases and merge keys", maxValues)
+	if d.values++; d.values > max(d.limit, maxValues) {
+		d.stop(n, "document too large: over %d values after expanding aliases and merge keys", max(d.limit, maxValues))
 	}
 	return !d.stopped
 }

@@ -57,7 +57,7 @@ func TestExpand(t *testing.T) {
 // values of every type, never in keys, and never as YAML structure.
 func TestParse_Substitution(t *testing.T) {
 	env := map[string]string{
-		"TOKEN":   "s3cret",
+		"TOKEN":   "s3cret-0123456789ab",
 		"BACKEND": "http://10.0.0.1:8080",
 		"WEIGHT":  "3",
 		"TIMEOUT": "7s",
@@ -82,7 +82,7 @@ func TestParse_Substitution(t *testing.T) {
 	u := f.Gateway.Upstreams[0]
 	checks := []struct{ name, got, want string }{
 		{"node name default", f.Node.Name, "edge-1"},
-		{"token", f.Node.Admin.Token, "s3cret"},
+		{"token", f.Node.Admin.Token, "s3cret-0123456789ab"},
 		{"multi-line value stays a string", f.Node.DataDir, "x\nrouting: {a: b}"},
 		{"target url", u.Targets[0].URL, "http://10.0.0.1:8080"},
 		{"header key as written, value unescaped", f.Gateway.Routes[0].Match.Query["${KEY}"], "${literal}"},

@@ -25,7 +25,7 @@ routes:
 `
 
 func TestMarshal_HumanUnitsAndRedaction(t *testing.T) {
-	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret"})
+	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret-0123456789ab"})
 	tests := []struct {
 		name string
 		v    any
@@ -55,12 +55,12 @@ func TestMarshal_HumanUnitsAndRedaction(t *testing.T) {
 }
 
 func TestRedacted(t *testing.T) {
-	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret"})
+	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret-0123456789ab"})
 	r := f.Redacted()
 	if r.Node.Admin.Token != "REDACTED" {
 		t.Errorf("redacted token = %q, want REDACTED", r.Node.Admin.Token)
 	}
-	if f.Node.Admin.Token != "s3cret" {
+	if f.Node.Admin.Token != "s3cret-0123456789ab" {
 		t.Errorf("Redacted changed the original token to %q", f.Node.Admin.Token)
 	}
 	r.Node.Admin.Token = f.Node.Admin.Token
@@ -89,7 +89,7 @@ func TestMarshal_RoundTrip(t *testing.T) {
 		}
 		docs[path] = string(data)
 	}
-	env := map[string]string{"TOKEN": "s3cret", "PORTICO_ADMIN_TOKEN": "example-token", "PORTICO_GOSSIP_KEY": "c2l4dGVlbiBieXRlIGtleQ=="}
+	env := map[string]string{"TOKEN": "s3cret-0123456789ab", "PORTICO_ADMIN_TOKEN": "example-token-0123456789", "PORTICO_GOSSIP_KEY": "c2l4dGVlbiBieXRlIGtleQ=="}
 	for name, doc := range docs {
 		t.Run(name, func(t *testing.T) {
 			f := mustParse(t, doc, env)
@@ -107,8 +107,9 @@ func TestMarshal_RoundTrip(t *testing.T) {
 			}
 			_, err = parse(t, string(redacted), nil)
 			switch {
-			case f.Node.Cluster != nil && f.Node.Cluster.GossipKey != "":
-				// A redacted cluster key is not a key: the output must say so.
+			case f.Node.Cluster != nil && f.Node.Cluster.GossipKey != "", f.Node.Admin.Token != "":
+				// A redacted cluster key or admin token is not one: the
+				// output must say so.
 				if err == nil || !strings.Contains(err.Error(), "REDACTED") {
 					t.Errorf("redacted cluster key: err = %v, want one naming REDACTED", err)
 				}
@@ -162,7 +163,7 @@ func TestGateway_Digest(t *testing.T) {
 // TestCanonicalYAML checks that the digest's input is YAML that parses
 // back to the same document.
 func TestCanonicalYAML(t *testing.T) {
-	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret"})
+	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret-0123456789ab"})
 	canon := canonicalYAML(&f.Gateway)
 	if !strings.HasPrefix(string(canon), `{"upstreams": [{"name": "u", `) {
 		t.Errorf("canonical form = %.60s..., want flow style", canon)
@@ -177,7 +178,7 @@ func TestCanonicalYAML(t *testing.T) {
 }
 
 func TestNewSnapshot(t *testing.T) {
-	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret"})
+	f := mustParse(t, secretDoc, map[string]string{"TOKEN": "s3cret-0123456789ab"})
 	s := NewSnapshot(f, 42)
 	if s.Version != 42 || s.Digest != f.Gateway.Digest() {
 		t.Errorf("snapshot version, digest = %d, %s; want 42, %s", s.Version, s.Digest, f.Gateway.Digest())

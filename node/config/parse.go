@@ -115,7 +115,7 @@ func (p loader) decode(name string, data []byte, out any, gatewayOnly bool) (*de
 	if err != nil {
 		return nil, err
 	}
-	d := &decoder{file: name, env: p.env, origins: make(origins), fields: make(fieldCache), gatewayOnly: gatewayOnly, skipNode: p.skipNode}
+	d := &decoder{file: name, env: p.env, origins: make(origins), fields: make(fieldCache), gatewayOnly: gatewayOnly, skipNode: p.skipNode, limit: valueLimit(len(data))}
 	if root != nil {
 		v := reflect.ValueOf(out).Elem()
 		d.value(root, v, slot{label: "the document", addr: out})

@@ -115,7 +115,7 @@ func TestJSONSchema_Accepts(t *testing.T) {
 }
 
 // exampleEnv defines the variables the examples use.
-var exampleEnv = map[string]string{"PORTICO_ADMIN_TOKEN": "example-token", "PORTICO_GOSSIP_KEY": "c2l4dGVlbiBieXRlIGtleQ=="}
+var exampleEnv = map[string]string{"PORTICO_ADMIN_TOKEN": "example-token-0123456789", "PORTICO_GOSSIP_KEY": "c2l4dGVlbiBieXRlIGtleQ=="}
 
 func exampleFiles(t *testing.T) []string {
 	t.Helper()

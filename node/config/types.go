@@ -128,6 +128,21 @@ type Admin struct {
 	// /health and /ready. Usually "${PORTICO_ADMIN_TOKEN}". On a loopback
 	// address it may be empty (dev only). Never logged nor returned.
 	Token string `yaml:"token" secret:"true"`
+	// TLS, if set, serves the admin API over HTTPS (and, with client_ca,
+	// asks every client for a certificate signed by it). (Optional)
+	// Certificate files are read at start; changing them needs a restart.
+	TLS *AdminTLS `yaml:"tls"`
+}
+
+// AdminTLS is the admin API's certificate and optional client CA (mTLS).
+type AdminTLS struct {
+	// Cert is the PEM certificate chain file.
+	Cert string `yaml:"cert"`
+	// Key is the PEM private key file.
+	Key string `yaml:"key"`
+	// ClientCA, if set, is a PEM file of CAs; every admin client must then
+	// present a certificate signed by one of them. (Optional)
+	ClientCA string `yaml:"client_ca"`
 }
 
 // NodeCache sizes the node's tiers of the shared response cache.

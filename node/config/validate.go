@@ -149,10 +149,29 @@ func (v *validator) admin(n *Node) {
 		v.errorf(v.at(&a.Listen, a, n), `node.admin.listen %s %v, or "off"`, v.show(&a.Listen, a.Listen), err)
 		return
 	}
-	if a.Token == "" && !isLoopback(a.Listen) {
+	switch {
+	case a.Token == redactedValue:
+		v.errorf(v.at(&a.Token, a, n), "node.admin.token is %q, copied from a redacted config: set the real token", redactedValue)
+	case isLoopback(a.Listen):
+	case a.Token == "":
 		v.errorf(v.at(&a.Listen, a, n), `node.admin.listen %s is reachable from other hosts, so the admin API needs a token: set node.admin.token (e.g. token: "${PORTICO_ADMIN_TOKEN}") or listen on 127.0.0.1`, v.show(&a.Listen, a.Listen))
+	case len(a.Token) < MinAdminToken:
+		// The message never quotes the token.
+		v.errorf(v.at(&a.Token, a, n), "node.admin.token has %d characters; an admin API reachable from other hosts (node.admin.listen %s) needs at least %d (make one with `openssl rand -hex 16`)", len(a.Token), v.show(&a.Listen, a.Listen), MinAdminToken)
+	}
+	if t := a.TLS; t != nil {
+		if t.Cert == "" {
+			v.required(&t.Cert, t, "node.admin.tls", "cert")
+		}
+		if t.Key == "" {
+			v.required(&t.Key, t, "node.admin.tls", "key")
+		}
 	}
 }
+
+// MinAdminToken is the shortest node.admin.token a non-loopback admin
+// API accepts: a guessable token is no token.
+const MinAdminToken = 16
 
 // checkListen checks a listen address: "host:port" or ":port" with a
 // numeric port (0 asks the system for a free one).

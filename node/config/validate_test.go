@@ -249,6 +249,13 @@ func TestParse_ValidationErrors(t *testing.T) {
 		{name: "admin token from empty variable", doc: y("node:", `  admin: {listen: "10.0.0.1:9901", token: "${TOKEN}"}`),
 			env:  map[string]string{"TOKEN": ""},
 			want: `test.yaml:2:11: node.admin.listen "10.0.0.1:9901" is reachable from other hosts, so the admin API needs a token: set node.admin.token (e.g. token: "${PORTICO_ADMIN_TOKEN}") or listen on 127.0.0.1`},
+		{name: "admin public with a short token", doc: y("node:", `  admin: {listen: "10.0.0.1:9901", token: "${TOKEN}"}`),
+			env:  map[string]string{"TOKEN": "0123456789abcde"},
+			want: "test.yaml:2:36: node.admin.token has 15 characters; an admin API reachable from other hosts (node.admin.listen \"10.0.0.1:9901\") needs at least 16 (make one with `openssl rand -hex 16`)"},
+		{name: "admin tls without key", doc: y("node:", `  admin: {tls: {cert: a.pem}}`),
+			want: `test.yaml:2:11: node.admin.tls is missing "key"`},
+		{name: "cache partial content", doc: routeDoc(`cache: {statuses: [200, 206]}`),
+			want: `test.yaml:7:29: route "r": cache.statuses entry 206 can't be stored: 206 (part of a range) and 304 (a revalidation) answer one request, not the resource`},
 		{name: "sample above 1", doc: y("node:", "  access_log: {sample: 1.5}"),
 			want: `test.yaml:2:24: "sample" must be in (0, 1], got "1.5"`},
 		{name: "sample negative", doc: y("node:", "  access_log: {sample: -0.5}"),
@@ -280,7 +287,7 @@ func TestParse_ValidDetails(t *testing.T) {
 		env  map[string]string
 	}{
 		{"admin off without token", y("node:", "  admin: {listen: \"off\"}"), nil},
-		{"admin public with token", y("node:", `  admin: {listen: ":9901", token: "${T}"}`), map[string]string{"T": "x"}},
+		{"admin public with token", y("node:", `  admin: {listen: ":9901", token: "${T}"}`), map[string]string{"T": "x123456789abcdef"}},
 		{"admin on localhost", y("node:", `  admin: {listen: "localhost:9901"}`), nil},
 		{"admin on IPv6 loopback", y("node:", `  admin: {listen: "[::1]:9901"}`), nil},
 		{"listen port 0", y("node:", `  listen: "127.0.0.1:0"`), nil},
