@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -113,7 +114,10 @@ func encodeSetDocument(data []byte, ifVersion int64) []byte {
 
 // applySetDocument applies SetDocument{IfVersion, Data}: IfVersion 0 writes
 // unconditionally, -1 only if nothing was ever written, >0 only if it equals
-// the current version.
+// the current version. An unconditional write of the document already
+// current makes no new version (it answers the current one): a PUT is
+// idempotent, so a write retried after an unknown outcome, or one that
+// reached the leader after its client gave up, can't stack versions.
 func (f *fsm) applySetDocument(payload []byte) any {
 	if len(payload) < 8 {
 		// Every node sees the same bytes and refuses them the same way, so
@@ -124,6 +128,9 @@ func (f *fsm) applySetDocument(payload []byte) any {
 	cur := f.current()
 	if !versionMatches(cur.Version, ifVersion) {
 		return &ConflictError{Current: cur.Version}
+	}
+	if ifVersion == 0 && cur.Version > 0 && bytes.Equal(cur.Data, payload[8:]) {
+		return *cur
 	}
 	// Copy: the log store may reuse the entry's buffer.
 	next := &Document{Version: cur.Version + 1, Data: append([]byte(nil), payload[8:]...)}

@@ -204,3 +204,34 @@ func TestFSM_RestoreRejectsGarbage(t *testing.T) {
 		t.Errorf("version after a failed restore = %d, want 1", cur.Version)
 	}
 }
+
+// TestFSM_SameDocumentIsIdempotent: an unconditional write of the current
+// document makes no new version and calls no OnApply (a retried or late
+// PUT can't stack versions); a compare-and-set of it, or another
+// document, still does.
+func TestFSM_SameDocumentIsIdempotent(t *testing.T) {
+	var log appliedLog
+	f := newFSM(log.onApply, testLogger(), nil)
+	steps := []struct {
+		data        string
+		ifVersion   int64
+		wantVersion int64
+	}{
+		{"a", 0, 1},
+		{"a", 0, 1}, // the same: no new version
+		{"a", 1, 2}, // compare-and-set: an explicit new version
+		{"b", 0, 3},
+		{"b", 0, 3},
+		{"a", 0, 4},
+	}
+	for i, st := range steps {
+		got := applyEntry(f, uint64(i+1), encodeSetDocument([]byte(st.data), st.ifVersion))
+		doc, ok := got.(Document)
+		if !ok || doc.Version != st.wantVersion || string(doc.Data) != st.data {
+			t.Fatalf("step %d: got %#v, want version %d of %q", i, got, st.wantVersion, st.data)
+		}
+	}
+	if got, want := log.versions(), []int64{1, 2, 3, 4}; !slices.Equal(got, want) {
+		t.Errorf("OnApply versions = %v, want %v", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -75,8 +76,8 @@ func TestSnapshotCompaction_RestartRestores(t *testing.T) {
 	c := startTCPCluster(t, ids, onDisk(dirs), small)
 	l := c.leader(10 * time.Second)
 	const writes = 20
-	for range writes {
-		propose(t, l, "write")
+	for i := range writes {
+		propose(t, l, fmt.Sprintf("write %d", i)) // distinct: the same document makes no new version
 	}
 	c.waitVersion(writes)
 	for id, s := range c.nodes {
