@@ -3,6 +3,7 @@ package cache
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,6 +29,34 @@ func safeMethod(m string) bool {
 func (h *handler) invalidating(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Cache-Status"] = []string{statusLine("fwd=bypass; detail=method", h.c.cfg.Name)}
 	h.around(w, r, r)
+}
+
+// Invalidating returns next wrapped for a route that does not cache: its
+// successful unsafe requests still invalidate their target URI and their
+// same-host Location/Content-Location on every node (RFC 9111 §4.4), so a
+// POST routed apart from the GETs it changes does not leave their entries
+// standing. Safe methods pass straight through. The URL is keyed with the
+// default key rules: entries of a caching route whose key drops query
+// parameters (Key.IgnoreQuery) match only when the request carries none.
+func (c *Cache) Invalidating(route string, next http.Handler) (http.Handler, error) {
+	if next == nil {
+		return nil, errors.New("cache invalidating: nil next handler")
+	}
+	cp, err := compile(Policy{Route: route})
+	if err != nil {
+		return nil, err
+	}
+	return invalidator{h: &handler{c: c, p: cp, next: next}}, nil
+}
+
+type invalidator struct{ h *handler }
+
+func (v invalidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if safeMethod(r.Method) || FromPeer(r.Context()) {
+		v.h.next.ServeHTTP(w, r)
+		return
+	}
+	v.h.around(w, r, r)
 }
 
 // around serves r from next outside the cache (bypass, pass, unsafe

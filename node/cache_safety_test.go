@@ -57,17 +57,24 @@ func (u *reflectingUpstream) count(method, path string) int {
 
 func startReflecting(t *testing.T) (*reflectingUpstream, []*nodetest.Node) {
 	t.Helper()
+	return startReflectingRoutes(t, `
+  - name: cached
+    match: {paths: ["/c/{name}"]}
+    upstream: up
+    cache: {}
+`)
+}
+
+// startReflectingRoutes is startReflecting with the given routes (YAML
+// list items) on the upstream "up".
+func startReflectingRoutes(t *testing.T, routes string) (*reflectingUpstream, []*nodetest.Node) {
+	t.Helper()
 	up := &reflectingUpstream{hits: map[string]int{}}
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	gw := fmt.Sprintf(`
 upstreams: [{name: up, targets: [{url: %q}], retries: {attempts: -1}}]
-routes:
-  - name: cached
-    match: {paths: ["/c/{name}"]}
-    upstream: up
-    cache: {}
-`, srv.URL)
+routes:%s`, srv.URL, routes)
 	ns := nodetest.StartCluster(t, 2, gw)
 	nodetest.WaitFor(t, 20*time.Second, func() bool {
 		for _, n := range ns {
@@ -166,5 +173,38 @@ func TestUnsafeMethodInvalidates(t *testing.T) {
 				t.Errorf("after %s %s: upstream saw %d more GETs, want 1 (one refill, shared)", m, path, got-before)
 			}
 		}
+	}
+}
+
+// TestUnsafeMethodOnUncachedRouteInvalidates: a POST matched by a route
+// without a cache still drops, on every node, the entry that the caching
+// GET route holds for its URL.
+func TestUnsafeMethodOnUncachedRouteInvalidates(t *testing.T) {
+	up, ns := startReflectingRoutes(t, `
+  - name: reads
+    match: {paths: ["/c/{name}"], methods: [GET, HEAD]}
+    upstream: up
+    cache: {}
+  - name: writes
+    match: {paths: ["/c/{name}"], methods: [POST]}
+    upstream: up
+`)
+	const path = "/c/split"
+	old := doCached(t, http.MethodGet, ns[0].URL+path).body
+	for _, n := range ns {
+		if r := doCached(t, http.MethodGet, n.URL+path); r.body != old || !strings.Contains(r.cacheStatus, "hit") {
+			t.Fatalf("warm: %s", r.cacheStatus)
+		}
+	}
+	if r := doCached(t, http.MethodPost, ns[1].URL+path); r.status != 200 {
+		t.Fatalf("POST = %d", r.status)
+	}
+	for j, n := range ns {
+		if r := doCached(t, http.MethodGet, n.URL+path); r.body == old {
+			t.Errorf("GET on node %d after a POST through the uncached route: the old entry (%s)", j, r.cacheStatus)
+		}
+	}
+	if got := up.count(http.MethodPost, path); got != 1 {
+		t.Errorf("upstream saw %d POSTs, want 1", got)
 	}
 }

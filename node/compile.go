@@ -101,8 +101,40 @@ func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Up
 		if rs.proxy, err = n.cache.Middleware(cachePolicy(rc), next); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
+	} else if n.cache != nil && anyRouteCaches(snap) && hasUnsafeMethods(rc) {
+		// Its writes still drop the cached GETs of other routes (a
+		// gateway that caches nothing pays nothing).
+		if rs.proxy, err = n.cache.Invalidating(rc.Name, h); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
 	}
 	return rs, nil
+}
+
+// anyRouteCaches reports whether some route of snap has a cache policy.
+func anyRouteCaches(snap *config.Snapshot) bool {
+	for _, rc := range snap.Gateway.Routes {
+		if rc.Cache != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// hasUnsafeMethods reports whether route rc can match a method other than
+// GET, HEAD, OPTIONS and TRACE (no method list: any).
+func hasUnsafeMethods(rc config.Route) bool {
+	if len(rc.Match.Methods) == 0 {
+		return true
+	}
+	for _, m := range rc.Match.Methods {
+		switch m {
+		case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // upstreamFor returns prev's upstream built from exactly uc, if any.
