@@ -1,10 +1,17 @@
 package node_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,12 +37,12 @@ func TestAdminServesTLS(t *testing.T) {
 			}
 		}
 	}
-	pem, err := os.ReadFile(dc.CAFile)
+	caPEM, err := os.ReadFile(dc.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
+	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	t.Cleanup(client.CloseIdleConnections)
 
@@ -55,9 +62,49 @@ func TestAdminServesTLS(t *testing.T) {
 		}
 	}
 
-	m := nodetest.Start(t, 1, gateway(up, ""), withTLS(dc.CAFile))[0]
+	caFile, clientCert := clientCA(t)
+	m := nodetest.Start(t, 1, gateway(up, ""), withTLS(caFile))[0]
 	if res, err := client.Get("https://" + m.AdminAddr() + "/health"); err == nil {
 		res.Body.Close()
 		t.Errorf("mTLS admin answered a client without a certificate: %d", res.StatusCode)
 	}
+	withCert := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{clientCert}}}}
+	t.Cleanup(withCert.CloseIdleConnections)
+	res, err = withCert.Get("https://" + m.AdminAddr() + "/config")
+	if err != nil {
+		t.Fatalf("mTLS admin refused a client with a certificate from client_ca: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("GET https://admin/config with a client certificate = %d, want 200", res.StatusCode)
+	}
+}
+
+// clientCA writes a CA to a file and returns it with a client
+// certificate it signed.
+func clientCA(t *testing.T) (string, tls.Certificate) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "admin clients"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "operator"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "clients.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
