@@ -293,8 +293,10 @@ Admin API (token in %s):
   curl -i -H "Authorization: Bearer $(cat %s)" http://%s/config
   curl -i -H "Authorization: Bearer $(cat %s)" http://%s/metrics
   curl -i http://%s/ready
+Browsers can't drive it: a cross-site request (CSRF, DNS rebinding) gets 403, token or not:
+  curl -i -H 'Sec-Fetch-Site: cross-site' -H "Authorization: Bearer $(cat %s)" http://%s/config
 
 Ctrl-C drains and stops every node. The access logs follow.
 
-`, tf, tf, ns[0].AdminAddr(), tf, ns[0].AdminAddr(), ns[0].AdminAddr())
+`, tf, tf, ns[0].AdminAddr(), tf, ns[0].AdminAddr(), ns[0].AdminAddr(), tf, ns[0].AdminAddr())
 }

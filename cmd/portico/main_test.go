@@ -91,7 +91,10 @@ func TestDevTourAnswers(t *testing.T) {
 		done <- run(ctx, []string{"dev", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, pw, io.Discard)
 		pw.Close()
 	}()
-	type try struct{ url, token, ca, proto, apiKey string }
+	type try struct {
+		url, token, ca, proto, apiKey string
+		crossSite                     bool // a browser's cross-site request: 403
+	}
 	var tries []try
 	var loops []loop
 	var adminAddr string
@@ -112,6 +115,7 @@ func TestDevTourAnswers(t *testing.T) {
 			if m := apiKeyRe.FindStringSubmatch(line); m != nil {
 				tr.apiKey = m[1]
 			}
+			tr.crossSite = strings.Contains(line, "Sec-Fetch-Site: cross-site")
 			for i, a := range f {
 				switch {
 				case a == "--cacert" && i+1 < len(f):
@@ -191,6 +195,9 @@ func TestDevTourAnswers(t *testing.T) {
 			if tr.apiKey != "" {
 				req.Header.Set("X-API-Key", tr.apiKey)
 			}
+			if tr.crossSite {
+				req.Header.Set("Sec-Fetch-Site", "cross-site")
+			}
 			client := http.DefaultClient
 			if tr.ca != "" {
 				client = tlsClient(t, tr.ca, tr.proto)
@@ -210,6 +217,9 @@ func TestDevTourAnswers(t *testing.T) {
 			want := 200
 			if strings.Contains(tr.url, "/status/418") {
 				want = 418
+			}
+			if tr.crossSite {
+				want = 403
 			}
 			if strings.Contains(tr.url, "/limited/") {
 				// Shown after the loop that spends the limit: 429 or,
