@@ -19,7 +19,7 @@ import (
 // ErrNoQuorum is returned by ApplyGateway in cluster mode when the write
 // can't be committed: no leader, or no majority of voters reachable.
 // Traffic is unaffected: the node keeps serving its last config.
-var ErrNoQuorum = errors.New("config writes need a majority of the cluster's voters, and they can't be reached now (quorum lost); traffic is still served with the last config")
+var ErrNoQuorum = errors.New("config writes need a majority of the cluster's voters, and they can't be reached now (quorum lost); traffic is still served with the last config. A write that a leader had already logged may still be applied once a majority answers: read the version before retrying, or retry with If-Match")
 
 // startCluster joins the cluster named in node.cluster. Called by Start
 // once the edge and admin listeners are bound (their addresses are
