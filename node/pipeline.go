@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -114,7 +113,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n.fail(rec, ex, probNoTrace)
 		return
 	}
-	if strings.IndexByte(r.RequestURI, '#') >= 0 && !dropFragment(r) {
+	if strings.IndexByte(r.RequestURI, '#') >= 0 && !proxy.DropFragment(r) {
 		n.fail(rec, ex, probBadPath)
 		return
 	}
@@ -257,21 +256,6 @@ func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, 
 		Consumer:         ex.who.name(),
 		Error:            ex.errSlug,
 	})
-}
-
-// dropFragment cuts a #fragment off the request target, which clients
-// must not send (RFC 9110 §7.1) and Go's server leaves in the path or the
-// query: routing, the cache key and the upstream then see the target
-// without it. It reports false when what is left does not parse.
-func dropFragment(r *http.Request) bool {
-	target, _, _ := strings.Cut(r.RequestURI, "#")
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		return false
-	}
-	r.URL.Path, r.URL.RawPath, r.URL.RawQuery, r.URL.ForceQuery = u.Path, u.RawPath, u.RawQuery, u.ForceQuery
-	r.RequestURI = target
-	return true
 }
 
 // bodyCount counts the bytes of the client's request body as they are

@@ -79,6 +79,9 @@ func NewHandler(route config.Route, up *Upstream, o HandlerOptions) (*Handler, e
 // failure while the response body streams aborts the response
 // (http.ErrAbortHandler), since its status is already sent.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.IndexByte(r.RequestURI, '#') >= 0 {
+		DropFragment(r) // the node's pipeline did already; a target that won't parse stays as it came
+	}
 	if h.total > 0 {
 		ctx, cancel := context.WithTimeoutCause(r.Context(), h.total, h.totalErr)
 		defer cancel()
@@ -100,7 +103,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	} else {
 		p = in.URL.EscapedPath()
 	}
-	setEscapedPath(out.URL, dropFragment(in, out.URL, p))
+	setEscapedPath(out.URL, p)
 	h.filterUpgrade(out.Header)
 	if id, ok := in.Header["X-Request-Id"]; ok {
 		out.Header["X-Request-Id"] = id
@@ -146,33 +149,23 @@ func upgradesOf(list []string) []string {
 	return out
 }
 
-// dropFragment returns the escaped upstream path p without the #fragment
-// of in's request target, and cuts the fragment off u's query. Go's server
-// leaves a fragment in the path (where it would be sent as %23) or the raw
-// query. In the path, the fragment starts at the first %23 of p that was
-// a raw "#" in the target: the one after as many %23 as the target had
-// before its "#".
-func dropFragment(in *http.Request, u *url.URL, p string) string {
-	raw := in.RequestURI
-	hash := strings.IndexByte(raw, '#')
-	if hash < 0 {
-		return p
+// DropFragment cuts a #fragment off r's request target, which clients
+// must not send (RFC 9110 §7.1) and Go's server leaves in the path (where
+// it would go upstream as %23) or the raw query. r's URL and RequestURI
+// are then the target without it. It reports false when what is left
+// does not parse; r is then unchanged.
+func DropFragment(r *http.Request) bool {
+	target, _, found := strings.Cut(r.RequestURI, "#")
+	if !found {
+		return true
 	}
-	if q := strings.IndexByte(raw, '?'); q >= 0 && q < hash {
-		u.RawQuery, _, _ = strings.Cut(u.RawQuery, "#")
-		return p
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return false
 	}
-	u.RawQuery, u.ForceQuery = "", false // after "#", "?" is the fragment's
-	before := strings.Count(raw[:hash], "%23")
-	for i := 0; i+3 <= len(p); i++ {
-		if p[i] == '%' && p[i+1] == '2' && p[i+2] == '3' {
-			if before == 0 {
-				return p[:i]
-			}
-			before--
-		}
-	}
-	return p
+	r.URL.Path, r.URL.RawPath, r.URL.RawQuery, r.URL.ForceQuery = u.Path, u.RawPath, u.RawQuery, u.ForceQuery
+	r.RequestURI = target
+	return true
 }
 
 // setEscapedPath sets u's path from its escaped form p.
