@@ -57,8 +57,9 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 	if p.router, err = route.New(snap.Gateway.Routes); err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
+	invalidate := n.cache != nil && anyRouteCaches(snap)
 	for _, rc := range snap.Gateway.Routes {
-		rs, err := n.compileRoute(snap, rc, p.upstreams[rc.Upstream], p.consumers)
+		rs, err := n.compileRoute(snap, rc, p.upstreams[rc.Upstream], p.consumers, invalidate)
 		if err != nil {
 			return nil, fmt.Errorf("build route %q: %w", rc.Name, err)
 		}
@@ -70,7 +71,9 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 	return p, nil
 }
 
-func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Upstream, consumers *consumerTable) (*routeStage, error) {
+// invalidate says whether a route without a cache must still invalidate
+// the cached entries of its writes' URLs (some route of snap caches).
+func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Upstream, consumers *consumerTable, invalidate bool) (*routeStage, error) {
 	rs := &routeStage{
 		name:     rc.Name,
 		upstream: rc.Upstream,
@@ -101,7 +104,7 @@ func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Up
 		if rs.proxy, err = n.cache.Middleware(cachePolicy(rc), next); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
-	} else if n.cache != nil && anyRouteCaches(snap) && hasUnsafeMethods(rc) {
+	} else if invalidate && hasUnsafeMethods(rc) {
 		// Its writes still drop the cached GETs of other routes (a
 		// gateway that caches nothing pays nothing).
 		if rs.proxy, err = n.cache.Invalidating(rc.Name, h); err != nil {
@@ -113,8 +116,8 @@ func (n *Node) compileRoute(snap *config.Snapshot, rc config.Route, up *proxy.Up
 
 // anyRouteCaches reports whether some route of snap has a cache policy.
 func anyRouteCaches(snap *config.Snapshot) bool {
-	for _, rc := range snap.Gateway.Routes {
-		if rc.Cache != nil {
+	for i := range snap.Gateway.Routes {
+		if snap.Gateway.Routes[i].Cache != nil {
 			return true
 		}
 	}
