@@ -19,10 +19,12 @@ import (
 // Check runs the steps of compile that can fail on the document (router,
 // upstream pools and their TLS files, rewrite templates, strip prefixes,
 // cache policies), through the same functions compile calls, without
-// starting or registering anything. PUT /config and the cluster's propose
-// path call it before a document is stored or reaches Raft, so a document
-// no node can build is refused with 400 instead of being committed and
-// then failing on every node.
+// starting or registering anything. `config validate` calls it; in a
+// cluster, PUT /config (and so `config apply`) calls it before a document
+// reaches Raft, so a document no node can build is refused with 400
+// instead of being committed and then failing on every node. On a single
+// node, serve and PUT /config build the document for real (compile), and
+// what fails there is reported in Check's form (checkErrors).
 
 // Check reports what keeps this node from serving f, as config.Errors
 // (labelled with name), or nil. f must be a parsed (validated) File.
@@ -135,15 +137,6 @@ type ApplyOptions struct {
 	IfVersion int64
 	// Force accepts a document without routes.
 	Force bool
-}
-
-// checkApply runs what every write must pass before it is stored or
-// proposed: routes present (unless forced) and Check.
-func checkApply(name string, nc config.Node, g *config.Gateway, o ApplyOptions) error {
-	if len(g.Routes) == 0 && !o.Force {
-		return ErrRemovesAllRoutes
-	}
-	return checkGateway(name, nc, g)
 }
 
 // checkErrors labels a compile error as config.Errors of file, the form

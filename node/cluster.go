@@ -206,10 +206,15 @@ func (n *Node) proposeFileAsFirst() {
 // proposeGateway is ApplyGateway in cluster mode: validated here (with
 // file:line errors) before it reaches Raft, then replicated, then waited
 // for until this node serves it.
-func (n *Node) proposeGateway(ctx context.Context, g *config.Gateway, ifVersion int64) (*config.Snapshot, error) {
+func (n *Node) proposeGateway(ctx context.Context, name string, g *config.Gateway, ifVersion int64) (*config.Snapshot, error) {
 	cur := n.Snapshot()
 	if ifVersion == 0 && g.Digest() == cur.Digest && cur.Version > 0 {
 		return cur, nil
+	}
+	// A document no node can build never reaches Raft.
+	if err := checkGateway(name, cur.Node, g); err != nil {
+		n.metrics.ObserveReload(err)
+		return nil, err
 	}
 	d, err := n.cluster.Propose(ctx, g.Document(), ifVersion)
 	var ce *cluster.ConflictError

@@ -147,15 +147,15 @@ func (n *Node) Reload() error {
 func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, o ApplyOptions) (*config.Snapshot, error) {
 	ifVersion := o.IfVersion
 	g, err := config.ParseGateway(name, doc, nil)
-	if err == nil {
-		err = checkApply(name, n.Snapshot().Node, g, o)
+	if err == nil && len(g.Routes) == 0 && !o.Force {
+		err = ErrRemovesAllRoutes
 	}
 	if err != nil {
 		n.metrics.ObserveReload(err)
 		return nil, err
 	}
 	if n.cluster != nil {
-		return n.proposeGateway(ctx, g, ifVersion)
+		return n.proposeGateway(ctx, name, g, ifVersion)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -168,6 +168,12 @@ func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, o Appl
 		return old.snap, nil
 	}
 	if err := n.swap(old, next, "api", n.fileDigest); err != nil {
+		// One node: building it for real is the check (Check would build
+		// it all a second time); what fails to build is a 400 like Check's.
+		var be buildError
+		if errors.As(err, &be) {
+			err = checkErrors(name, be.err)
+		}
 		n.metrics.ObserveReload(err)
 		return nil, err
 	}
@@ -175,6 +181,13 @@ func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, o Appl
 	n.logger.Info("config applied through the admin API", "version", next.Version, "digest", next.Digest[:12])
 	return next, nil
 }
+
+// buildError is a document that compile could not build (swap's error
+// for it, as opposed to storing or stopping).
+type buildError struct{ err error }
+
+func (e buildError) Error() string { return e.err.Error() }
+func (e buildError) Unwrap() error { return e.err }
 
 // swap compiles next, stores it durably, then makes it the served
 // pipeline. Callers hold n.mu.
@@ -194,7 +207,7 @@ func (n *Node) swap(old *pipeline, next *config.Snapshot, source, fileDigest str
 		if log != old.log {
 			_ = log.Close()
 		}
-		return err
+		return buildError{err}
 	}
 	n.fileDigest = fileDigest
 	if err := n.persist(next, source); err != nil {
