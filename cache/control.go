@@ -205,10 +205,14 @@ type freshness struct {
 // under p (RFC 9111 §3, §3.5), and how fresh it is. reason is "" when it
 // may, else a token for Cache-Status' detail. Explicit freshness
 // (s-maxage, max-age, Expires) makes any final status storable but 206
-// and 304; the policy's Statuses limit only what its TTL may store.
+// and 304; the policy's Statuses limit only what its TTL may store (with
+// Override, every response's freshness is the TTL: Statuses then limit
+// all).
 func (p *policy) storable(r *http.Request, status int, h http.Header, date time.Time) (f freshness, reason string) {
 	d, targeted := responseDirectives(h)
-	explicit := d.hasSMA || d.hasMaxAge || !targeted && len(h["Expires"]) > 0
+	// Under Override the policy's TTL is the freshness whatever the
+	// upstream says, so only the listed statuses may be stored.
+	explicit := !p.Override && (d.hasSMA || d.hasMaxAge || !targeted && len(h["Expires"]) > 0)
 	if !p.statuses[status] && (!explicit || status == http.StatusPartialContent || status == http.StatusNotModified) {
 		return f, "status"
 	}

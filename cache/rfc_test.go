@@ -194,6 +194,8 @@ func TestExplicitFreshnessAnyStatus(t *testing.T) {
 		{"200 not listed, max-age", Policy{Statuses: []int{404}}, 200, http.Header{"Cache-Control": {"max-age=60"}}, ""},
 		{"206 never", Policy{}, 206, http.Header{"Cache-Control": {"max-age=60"}}, "status"},
 		{"304 never", Policy{}, 304, http.Header{"Cache-Control": {"max-age=60"}}, "status"},
+		{"500 max-age=0 under override", Policy{TTL: time.Minute, Override: true}, 500, http.Header{"Cache-Control": {"max-age=0"}}, "status"},
+		{"200 listed under override", Policy{TTL: time.Minute, Override: true}, 200, http.Header{"Cache-Control": {"max-age=0"}}, ""},
 		{"set-cookie2 like set-cookie", Policy{}, 200, http.Header{"Cache-Control": {"max-age=60"}, "Set-Cookie2": {"a=b"}}, "set-cookie"},
 	}
 	for _, tt := range tests {

@@ -170,13 +170,22 @@ func (n *Node) livePeers() map[string]string {
 	return out
 }
 
-// livePeerAddrs lists the peer addresses of livePeers: where a
-// successful unsafe request's invalidation goes.
+// livePeerAddrs lists the peer addresses of the other alive members:
+// where a successful unsafe request's invalidation goes, before its answer
+// does. Suspect members (probably down) are left out: every write would
+// otherwise wait the whole peer timeout for a node that does not answer;
+// what such a node holds lives out its freshness (near copies NearTTL).
 func (n *Node) livePeerAddrs() []string {
-	peers := n.livePeers()
-	out := make([]string, 0, len(peers))
-	for _, addr := range peers {
-		out = append(out, addr)
+	c := n.clusterOf()
+	if c == nil {
+		return nil
+	}
+	self := n.Snapshot().Node.Name
+	var out []string
+	for _, m := range c.Members() {
+		if m.Name != self && m.PeerAddr != "" && m.State == cluster.Alive {
+			out = append(out, m.PeerAddr)
+		}
 	}
 	return out
 }
