@@ -102,6 +102,9 @@ type Cluster struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
+	// storeSet is set once c.store is (or is known to stay nil): peer
+	// handlers, which serve before Raft opens, read c.store only after it.
+	storeSet atomic.Bool
 }
 
 // Start starts the peer listener, Raft and gossip, in that order (gossip
@@ -181,6 +184,7 @@ const raftProto = "portico-raft"
 // key never reaches Raft (see peer.StreamListener).
 func (c *Cluster) startStore() error {
 	if !c.cfg.Server {
+		c.storeSet.Store(true)
 		return nil
 	}
 	ln, err := net.Listen("tcp", c.cfg.RaftBind)
@@ -214,6 +218,7 @@ func (c *Cluster) startStore() error {
 		return fmt.Errorf("raft: %w", err)
 	}
 	c.store = s
+	c.storeSet.Store(true)
 	return nil
 }
 
@@ -355,7 +360,7 @@ func (c *Cluster) rebuild(ms []Member) {
 // onApply runs on Raft's FSM goroutine, or on a non-server's watch
 // goroutine (the only caller there, so versions arrive in order).
 func (c *Cluster) onApply(d Document) {
-	if c.store == nil {
+	if !c.cfg.Server { // (not c.store: Raft replays its log before Open returns)
 		c.doc.Store(&d)
 	}
 	if c.cfg.OnDocument != nil {
@@ -365,6 +370,16 @@ func (c *Cluster) onApply(d Document) {
 	close(c.applied)
 	c.applied = make(chan struct{})
 	c.mu.Unlock()
+}
+
+// storeReady answers 503 to a peer request that arrived before Raft
+// opened, and reports whether the handler may go on (reading c.store).
+func (c *Cluster) storeReady(w http.ResponseWriter) bool {
+	if c.storeSet.Load() {
+		return true
+	}
+	writeJSON(w, http.StatusServiceUnavailable, proposeResult{Error: "starting"})
+	return false
 }
 
 // appliedCh is closed at the next apply.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -189,6 +190,12 @@ func (c *Cluster) forward(ctx context.Context, addr string, data []byte, ifVersi
 		if ctx.Err() != nil {
 			return Document{}, fmt.Errorf("%w: leader unreachable: %v", ErrNoQuorum, err)
 		}
+		var op *net.OpError
+		if ifVersion != 0 && !(errors.As(err, &op) && op.Op == "dial") {
+			// The write may have been committed and its answer lost: sent
+			// again, a conditional write would conflict with itself.
+			return Document{}, fmt.Errorf("%w: the answer was lost, the write's outcome is unknown: %v", ErrNoQuorum, err)
+		}
 		return Document{}, errRetry
 	}
 	defer res.Body.Close()
@@ -243,6 +250,9 @@ func (c *Cluster) handlePropose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hops, _ := strconv.Atoi(r.Header.Get(hopsHeader)) // absent: sent by the leader's own follower
+	if !c.storeReady(w) {
+		return
+	}
 	if c.store == nil {
 		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not a server"})
 		return

@@ -92,7 +92,7 @@ func (c *Cluster) askNode(ctx context.Context, ns *NodeStatus, addr string) {
 // self describes this node for /cluster/v1/node.
 func (c *Cluster) self() NodeStatus {
 	ns := NodeStatus{Name: c.cfg.Name, Region: c.cfg.Region, State: "alive", Server: c.cfg.Server, ConfigVersion: -1}
-	if c.store != nil {
+	if c.storeSet.Load() && c.store != nil { // (served before Raft opens)
 		st := c.store.Status()
 		ns.RaftState, ns.Error = st.State, st.Stopped
 	}

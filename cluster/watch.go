@@ -39,6 +39,9 @@ const (
 
 // handleDocument is the server side of the watch.
 func (c *Cluster) handleDocument(w http.ResponseWriter, r *http.Request) {
+	if !c.storeReady(w) {
+		return
+	}
 	if c.store == nil {
 		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not a server"})
 		return
@@ -99,6 +102,11 @@ func (c *Cluster) watchDocument() {
 			backoff, failures = watchBackoff, 0
 			if d != nil {
 				c.onApply(*d)
+			} else {
+				// Nothing new for a whole poll: ask another server next, so a
+				// server stuck on an old version (cut off from the leader,
+				// its Raft stopped) can't hold this node back for good.
+				server = c.pickServer(server)
 			}
 			continue
 		}
