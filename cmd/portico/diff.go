@@ -64,8 +64,16 @@ func (d *differ) walk(path string, a, b any) {
 	}
 	la, okA := a.([]any)
 	lb, okB := b.([]any)
+	// A side without the list at all (a fresh node serves no routes: the
+	// key is omitted) compares as an empty one, item by item.
+	if a == nil && okB && named(lb) {
+		la, okA = []any{}, true
+	}
+	if b == nil && okA && named(la) {
+		lb, okB = []any{}, true
+	}
 	switch {
-	case okA && okB && named(la) && named(lb):
+	case okA && okB && (named(la) || len(la) == 0) && (named(lb) || len(lb) == 0):
 		d.named(path, la, lb)
 	case okA && okB && len(la) == len(lb):
 		for i := range la {

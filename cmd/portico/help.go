@@ -8,11 +8,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-
-	// The image is FROM scratch: no CA bundle. The fallback roots (the
-	// Mozilla set, kept by the Go team) are used only when the system has
-	// none, so https upstreams and JWKS fetches verify in the image too.
-	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" }
@@ -49,8 +44,6 @@ func flaglessHelp(args []string, stdout io.Writer) bool {
 			return false
 		}
 	case "keygen", "apikey", "version":
-	case "help":
-		return false
 	default:
 		return false
 	}
