@@ -46,7 +46,6 @@ const (
 	AdminUnauthorized
 	AdminHostRefused
 	AdminCrossOrigin
-	AdminBodyTooLarge
 	BadIfMatch
 	BadForce
 	ConfigRemovesAllRoutes
@@ -96,7 +95,6 @@ var table = [numTypes]entry{
 	AdminUnauthorized:      {http.StatusUnauthorized, "admin-unauthorized", "Unauthorized", "The admin API needs the header Authorization: Bearer <node.admin.token>."},
 	AdminHostRefused:       {http.StatusForbidden, "admin-host-refused", "Host refused", "Without node.admin.token the admin API answers only loopback Host names (localhost, 127.0.0.1, [::1]); use one of them, or set a token."},
 	AdminCrossOrigin:       {http.StatusForbidden, "admin-cross-origin", "Cross-origin request refused", "The admin API does not answer requests a browser sends on behalf of another site."},
-	AdminBodyTooLarge:      {http.StatusRequestEntityTooLarge, "admin-body-too-large", "Request body too large", "The config document exceeds 4 MiB."},
 	BadIfMatch:             {http.StatusBadRequest, "bad-if-match", "Bad If-Match", `If-Match must be a config version such as "3".`},
 	BadForce:               {http.StatusBadRequest, "bad-force", "Bad force parameter", "force must be true or false."},
 	ConfigRemovesAllRoutes: {http.StatusBadRequest, "config-removes-all-routes", "Config removes every route", "The document has no routes, so every request would get 404; the served config is unchanged. Send it with ?force=true (portico config apply --force) if that is intended."},
