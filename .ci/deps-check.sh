@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Enforces docs/architecture.md's arrows: a leaf package may import, of this
-# module, only its own subtree (and node/* stages only node/config).
+# module, only its own subtree and the pure problem table; node/* stage
+# packages only node/config, node/exchange, problem and the pure
+# cluster/ring; nothing but node itself (and cmd, bench) imports node.
 set -euo pipefail
 mod=$(go list -m)
 fail=0
@@ -16,15 +18,20 @@ check() { # check PKG_PATTERN ALLOWED_PREFIX...
     done
   done
 }
-for leaf in cluster cache limiter edge demo; do
+check "problem/..." "problem"
+for leaf in cluster limiter demo; do
   [ -d "$leaf" ] && check "$leaf/..." "$leaf"
+done
+for leaf in cache edge; do
+  [ -d "$leaf" ] && check "$leaf/..." "$leaf" "problem"
 done
 [ -d cluster/ring ] && check "cluster/ring/..." "cluster/ring"
 check "node/config/..." "node/config"
+check "node/exchange/..." "node/exchange" "problem"
 for stage in node/*/; do
   s=${stage%/}
-  case "$s" in node/config|node/nodetest) continue;; esac
-  check "$s/..." "$s" "node/config"
+  case "$s" in node/config|node/exchange|node/nodetest) continue;; esac
+  check "$s/..." "$s" "node/config" "node/exchange" "problem" "cluster/ring"
 done
 if [ $fail = 0 ]; then echo "deps-check: ok"; fi
 exit $fail
