@@ -15,7 +15,7 @@ func benchLimiter(b *testing.B) *Limiter {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { l.Close() })
+	b.Cleanup(func() { l.Close(context.Background()) })
 	return l
 }
 

@@ -145,7 +145,7 @@ func TestAllow_SeveralLimitsRefund(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer l.Close(context.Background())
 	wide := Request{Key: "k", Limit: Limit{Name: "wide", Rate: 100, Burst: 100}}
 	narrow := Request{Key: "k", Limit: Limit{Name: "narrow", Rate: 2, Burst: 2}}
 	quota := Request{Key: "k", Quota: Quota{Name: "q", Count: 1000, Period: "month"}}

@@ -195,7 +195,7 @@ func (cl *cluster) start(i int) {
 	nd.h.mu.Lock()
 	nd.h.h = l.PeerHandler()
 	nd.h.mu.Unlock()
-	cl.t.Cleanup(func() { _ = l.Close() })
+	cl.t.Cleanup(func() { _ = l.Close(context.Background()) })
 }
 
 // stop closes node i's Limiter; its listener answers 503.
@@ -204,7 +204,7 @@ func (cl *cluster) stop(i int) {
 	nd.h.mu.Lock()
 	nd.h.h = nil
 	nd.h.mu.Unlock()
-	if err := nd.lim.Close(); err != nil {
+	if err := nd.lim.Close(context.Background()); err != nil {
 		cl.t.Errorf("close node %d: %v", i, err)
 	}
 }

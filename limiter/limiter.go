@@ -85,14 +85,14 @@ func (l *Limiter) every(d time.Duration, f func(context.Context)) {
 }
 
 // Close sends the queued hits, persists and replicates quota counters,
-// and stops every goroutine. It is idempotent; the Limiter answers
-// ErrClosed afterwards.
-func (l *Limiter) Close() error {
+// and stops every goroutine. ctx bounds the sends to other nodes (a hit
+// or counter that could not be sent in time is lost; the local quota
+// store is still written); the goroutines are stopped either way. It is
+// idempotent; the Limiter answers ErrClosed afterwards.
+func (l *Limiter) Close(ctx context.Context) error {
 	if !l.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
 	if l.cfg.Owners != nil {
 		l.sync(ctx)
 	}

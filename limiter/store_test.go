@@ -19,7 +19,7 @@ func TestStore_MillionKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer l.Close(context.Background())
 	lim := Limit{Name: "ip", Rate: 10, Period: time.Minute}
 	reqs := make([]Request, 1)
 	n := 1_000_000
@@ -57,7 +57,7 @@ func TestStore_HotKeySurvivesFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer l.Close(context.Background())
 	hot := []Request{{Key: "hot", Limit: Limit{Name: "ip", Rate: 1, Period: time.Hour, Burst: 1}}}
 	if d, _ := l.Allow(context.Background(), hot); !d.Allowed {
 		t.Fatal("first hot request denied")
@@ -78,7 +78,7 @@ func TestAllow_ZeroAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer l.Close(context.Background())
 	reqs := []Request{{Key: "203.0.113.7", Limit: Limit{Name: "ip", Rate: 1e9}}}
 	ctx := context.Background()
 	l.Allow(ctx, reqs)
