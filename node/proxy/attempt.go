@@ -92,7 +92,7 @@ func (h *Handler) send(req *http.Request, orig *url.URL, t *target, probe, retry
 	if h.connect != nil {
 		ctx = context.WithValue(ctx, connectTimeoutKey{}, h.connect)
 	}
-	x := &exchange{h: h, t: t, cancel: cancel}
+	x := &tryInFlight{h: h, t: t, cancel: cancel}
 	out := req.WithContext(ctx)
 	if retry {
 		// An earlier try's transport may still read req.URL; the first try
@@ -235,10 +235,10 @@ func (t *target) setURL(out, in *url.URL) {
 	}
 }
 
-// exchange is one try in flight. Once the response headers are in, it is
+// tryInFlight is one try in flight. Once the response headers are in, it is
 // the response body handed to ReverseProxy (a ReadWriteCloser, so that a
 // 101 upgrade works through it); closing it ends the try.
-type exchange struct {
+type tryInFlight struct {
 	h       *Handler
 	t       *target
 	cancel  context.CancelCauseFunc
@@ -253,7 +253,7 @@ type exchange struct {
 
 // armHeaderTimer starts the wait for response headers: at the start of a
 // try without a body, once the body is sent otherwise.
-func (x *exchange) armHeaderTimer() {
+func (x *tryInFlight) armHeaderTimer() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if !x.settled && x.timer == nil {
@@ -261,23 +261,23 @@ func (x *exchange) armHeaderTimer() {
 	}
 }
 
-func (x *exchange) expire() { x.cancel(x.h.headerErr) }
+func (x *tryInFlight) expire() { x.cancel(x.h.headerErr) }
 
 // settle stops the header timer once RoundTrip returned, and reports
 // whether it had already fired.
-func (x *exchange) settle() (expired bool) {
+func (x *tryInFlight) settle() (expired bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.settled = true
 	return x.timer != nil && !x.timer.Stop()
 }
 
-func (x *exchange) Read(p []byte) (int, error) { return x.body.Read(p) }
+func (x *tryInFlight) Read(p []byte) (int, error) { return x.body.Read(p) }
 
 var errNotWritable = errors.New("proxy: response body is not writable")
 
 // Write writes to an upgraded connection.
-func (x *exchange) Write(p []byte) (int, error) {
+func (x *tryInFlight) Write(p []byte) (int, error) {
 	if w, ok := x.body.(io.Writer); ok {
 		return w.Write(p)
 	}
@@ -287,7 +287,7 @@ func (x *exchange) Write(p []byte) (int, error) {
 // Close ends the try: the connection goes back to the pool (or closes),
 // the target's in-flight count drops and the try's context is released.
 // It is idempotent.
-func (x *exchange) Close() error {
+func (x *tryInFlight) Close() error {
 	if !x.closed.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -302,7 +302,7 @@ func (x *exchange) Close() error {
 // faults: a read error, or a read still waiting on the client.
 type requestBody struct {
 	io.ReadCloser
-	x       *exchange
+	x       *tryInFlight
 	reading atomic.Bool // a Read is waiting on the client
 	closed  atomic.Bool // the transport closed the body
 	failed  atomic.Bool // a Read failed before the body was closed
@@ -331,7 +331,7 @@ func (b *requestBody) Close() error {
 // clientFault reports whether err, a failed try, is the client's doing:
 // its body could not be read, or the try timed out while the body was
 // still being read from the client (a slow upload).
-func (x *exchange) clientFault(err error) bool {
+func (x *tryInFlight) clientFault(err error) bool {
 	b := x.reqBody
 	if b == nil {
 		return false
