@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Base prefixes every problem type URI. The URIs are stable.
@@ -149,9 +150,9 @@ func Write(w http.ResponseWriter, t Type, requestID string) {
 	write(w, e, e.detail, requestID)
 }
 
-// WriteDetail answers with t and a more precise detail. detail must be
-// plain text: no quotes, backslashes or control characters (it goes into
-// the JSON as is).
+// WriteDetail answers with t and a more precise detail, for humans (no
+// upstream addresses or Go error strings). It is escaped for JSON where
+// it needs to be.
 func WriteDetail(w http.ResponseWriter, t Type, detail, requestID string) {
 	write(w, t.entry(), detail, requestID)
 }
@@ -163,21 +164,45 @@ func write(w http.ResponseWriter, e *entry, detail, requestID string) {
 	b.WriteString(Base)
 	b.WriteString(e.slug)
 	b.WriteString(`","title":"`)
-	b.WriteString(e.title)
+	writeString(&b, e.title)
 	b.WriteString(`","status":`)
 	b.WriteString(strconv.Itoa(e.status))
 	b.WriteString(`,"detail":"`)
-	b.WriteString(detail)
+	writeString(&b, detail)
 	b.WriteByte('"')
 	if requestID != "" {
 		b.WriteString(`,"request_id":"`)
-		b.WriteString(requestID)
+		writeString(&b, requestID)
 		b.WriteByte('"')
 	}
 	b.WriteString("}\n")
 	header(w)
 	w.WriteHeader(e.status)
 	_, _ = w.Write([]byte(b.String()))
+}
+
+// writeString writes s as the inside of a JSON string: as is when it
+// needs no escaping (every default title and most details), else escaped
+// by encoding/json (quotes, backslashes, control characters, invalid
+// UTF-8).
+func writeString(b *strings.Builder, s string) {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == '"' || c == '\\':
+			q, _ := json.Marshal(s) // a string always encodes
+			b.Write(q[1 : len(q)-1])
+			return
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.ValidString(s) {
+		q, _ := json.Marshal(s)
+		b.Write(q[1 : len(q)-1])
+		return
+	}
+	b.WriteString(s)
 }
 
 // WriteExt answers with t and extension members (RFC 9457 §3.2), such as
