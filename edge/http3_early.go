@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/portico-gw/portico/problem"
 )
 
 // How a request is known to have come in 0-RTT (quic-go v0.65).
@@ -83,19 +85,12 @@ type h3EarlyDataGuard struct {
 
 var _ http.Handler = (*h3EarlyDataGuard)(nil)
 
-// h3TooEarlyBody is the problem+json (RFC 9457) body of a 425.
-// The type is the gateway's problem catalogue (node's docs/problems.md).
-const h3TooEarlyBody = `{"type":"https://github.com/portico-gw/portico/blob/main/docs/problems.md#too-early","title":"Too Early","status":425,` +
-	`"detail":"This request method is not accepted in TLS early data (0-RTT); retry it once the handshake is complete."}` + "\n"
-
 func (g *h3EarlyDataGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h3InEarlyData(r) {
 		if !h3SafeMethod(r.Method) {
 			g.stats.tooEarly.Add(1)
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusTooEarly)
-			_, _ = w.Write([]byte(h3TooEarlyBody))
+			// No request id: the edge answers before the pipeline gives one.
+			problem.Write(w, problem.TooEarly, "")
 			return
 		}
 		g.stats.earlyData.Add(1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/portico-gw/portico/problem"
 )
 
 // h3TestRelay forwards UDP datagrams between one client and the server
@@ -300,6 +303,13 @@ func TestH3Server_ZeroRTT(t *testing.T) {
 		!bytes.Contains([]byte(r.body), []byte(`"status":425`)) {
 		t.Errorf("0-RTT POST = %d %q %s, want 425 application/problem+json with status 425",
 			r.StatusCode, r.Header.Get("Content-Type"), r.body)
+	}
+	var doc struct{ Type, Title, Detail string }
+	if err := json.Unmarshal([]byte(r.body), &doc); err != nil || doc.Type != problem.TooEarly.URI() ||
+		doc.Title != problem.TooEarly.Title() || doc.Detail != problem.TooEarly.Detail() ||
+		r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("0-RTT POST = Cache-Control %q body %s (%v), want no-store and the too-early problem",
+			r.Header.Get("Cache-Control"), r.body, err)
 	}
 	<-conn.HandshakeComplete()
 	if cs := conn.ConnectionState(); !cs.Used0RTT || !cs.TLS.DidResume {
