@@ -1,6 +1,9 @@
 // Package ring owns consistent hashing for the cluster: which member owns a
 // key (Ring.Owner), the members next in line for it (Ring.Owners), and the
-// same questions within one region (Ring.Scope).
+// same questions within one region (Ring.Scope). It also owns the
+// rendezvous ranking itself for callers with their own candidates: Score
+// and Picker rank hashes and weights exactly as a Ring ranks members
+// (node/proxy's hash balancer picks targets with them).
 //
 // A Ring is immutable. Build one with New from the live members whenever
 // membership changes and swap it in with an atomic.Pointer, so lookups never
@@ -19,7 +22,8 @@
 // is -w/ln(u): -ln(u)/w is exponentially distributed with rate w, so a member
 // wins with probability w/Σw (the "logarithmic method"). When all weights are
 // equal the score is h's top 52 bits, which ranks members the same way
-// without a logarithm. Equal scores go to the smaller ID.
+// without a logarithm (52 bits, so that u+0.5 is exact: see Score). Equal
+// scores go to the smaller ID.
 //
 // We chose it over a ring of virtual nodes (groupcache's consistenthash)
 // because membership is small (tens of nodes) and lookups happen per request:

@@ -73,18 +73,10 @@ func (k *keyHasher) sum(id string) uint64 {
 }
 
 // score ranks a member for a key from its hash h and effective weight w;
-// the highest score wins. A uniform ring (all weights equal) ranks by the top
-// 52 bits of h, which orders members exactly as -w/ln(u) would, without the
-// logarithm. Otherwise u = (x+0.5)/2^52 for those 52 bits x, which is exact
-// in a float64 and lies strictly inside (0, 1), so ln(u) is negative and
-// finite and the score -w/ln(u) is positive and finite.
+// the highest score wins. It is rank (pick.go), the one ranking Ring and
+// Picker share.
 func (r *Ring) score(h uint64, w float64) float64 {
-	x := float64(h >> 12)
-	if r.uniform {
-		return x
-	}
-	u := (x + 0.5) / (1 << 52)
-	return -w / math.Log(u)
+	return rank(h, w, r.uniform)
 }
 
 // effectiveWeight is the weight New uses for a member: Weight when it is a

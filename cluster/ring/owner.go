@@ -1,7 +1,5 @@
 package ring
 
-import "math"
-
 // ownersStack is how many scores Owners keeps on the stack; a larger n needs
 // a scratch slice besides the result.
 const ownersStack = 64
@@ -13,13 +11,12 @@ func (r *Ring) Owner(key string) (Member, bool) {
 		return Member{}, false
 	}
 	kh := r.hasherFor(key)
-	best, bestScore := 0, math.Inf(-1)
+	// Members are offered in ID order: on a tie the smaller ID keeps the key.
+	p := NewPicker(r.uniform)
 	for i := range r.members {
-		// Strictly greater: on a tie the earlier, smaller ID keeps the key.
-		if s := r.score(kh.sum(r.members[i].ID), r.weights[i]); s > bestScore {
-			best, bestScore = i, s
-		}
+		p.Offer(i, kh.sum(r.members[i].ID), r.weights[i])
 	}
+	best, _ := p.Best()
 	return r.members[best], true
 }
 

@@ -1,10 +1,11 @@
 package proxy
 
 import (
-	"math"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/portico-gw/portico/cluster/ring"
 )
 
 // hashKey returns the hash of the request's balancing key, and false when
@@ -65,31 +66,32 @@ func mix64(x uint64) uint64 {
 }
 
 // pickRendezvous is weighted rendezvous (highest random weight) hashing:
-// every target scores the key, the best eligible score wins. Taking a
+// every eligible target scores the key, the best score wins. Taking a
 // target out moves only the keys it won (each to its runner-up), and a
-// retry that excludes the first choice lands on the runner-up. With equal
-// weights the raw scores compare directly; otherwise score = w / -ln(u)
-// with u the score mapped into (0,1), which gives each target a share of
-// keys proportional to its weight.
+// retry that excludes the first choice lands on the runner-up.
+//
+// The proxy only hashes: a target's hash for the key is mix64(key ^ seed),
+// kept as it was so that keys stay on their targets across versions. The
+// ranking is cluster/ring's (ring.Picker, the one Ring.Owner uses): with
+// equal weights by hash alone, otherwise by ring.Score, w / -ln(u), which
+// gives each target a share of keys proportional to its weight; on a tie
+// the earlier target wins. This package's own copy used to map the hash's
+// top 53 bits into (0, 1), which does not fit a float64 once 0.5 is added:
+// a hash whose top 53 bits were all ones gave u = 1 and a score of -Inf,
+// so that target could never win the key, and when it was the only one
+// eligible no target was picked (a spurious ErrNoHealthyTarget). Ring's
+// 52 bits are exact; the two rankings differ only where that rounding
+// decides, about one key-target pair in 2^52 (TestHash_GoldenPicks pins
+// the picks).
 func pickRendezvous(ts []*target, ps *pickState, key uint64, equalWeights bool) *target {
-	var best *target
-	var bestRaw uint64
-	bestScore := -1.0
-	for _, t := range ts {
-		if !ps.ok(t) {
-			continue
-		}
-		raw := mix64(key ^ t.seed)
-		if equalWeights {
-			if best == nil || raw > bestRaw {
-				best, bestRaw = t, raw
-			}
-			continue
-		}
-		u := (float64(raw>>11) + 0.5) / (1 << 53)
-		if score := float64(t.weight) / -math.Log(u); score > bestScore {
-			best, bestScore = t, score
+	p := ring.NewPicker(equalWeights)
+	for i, t := range ts {
+		if ps.ok(t) {
+			p.Offer(i, mix64(key^t.seed), float64(t.weight))
 		}
 	}
-	return best
+	if i, ok := p.Best(); ok {
+		return ts[i]
+	}
+	return nil
 }

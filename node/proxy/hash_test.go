@@ -3,9 +3,11 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"testing"
 
 	"github.com/portico-gw/portico/node/config"
@@ -152,6 +154,135 @@ func TestParseHashOn(t *testing.T) {
 	for _, s := range []string{"", "header:", "cookie", "ip", "query:x"} {
 		if _, err := parseHashOn(s); err == nil {
 			t.Errorf("parseHashOn(%q) succeeded, want an error", s)
+		}
+	}
+}
+
+// rendezvousTargets returns n targets at http://10.0.0.i:80 with the given
+// weights (nil: all 1).
+func rendezvousTargets(n int, weights []int64) []*target {
+	ts := make([]*target, n)
+	for i := range ts {
+		raw := fmt.Sprintf("http://10.0.0.%d:80", i+1)
+		u, _ := url.Parse(raw)
+		w := int64(1)
+		if weights != nil {
+			w = weights[i]
+		}
+		ts[i] = newTarget(i, raw, u, w)
+	}
+	return ts
+}
+
+func BenchmarkHashPick(b *testing.B) {
+	for _, n := range []int{4, 16} {
+		for _, weighted := range []bool{false, true} {
+			b.Run(fmt.Sprintf("targets=%d/weighted=%v", n, weighted), func(b *testing.B) {
+				var weights []int64
+				if weighted {
+					weights = make([]int64, n)
+					for i := range weights {
+						weights[i] = 1 + int64(i%3)
+					}
+				}
+				ts := rendezvousTargets(n, weights)
+				keys := make([]uint64, 1024)
+				for i := range keys {
+					keys[i] = hashString(fmt.Sprintf("user-%d", i))
+				}
+				ps := &pickState{tried: &targetSet{}}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if pickRendezvous(ts, ps, keys[i%len(keys)], !weighted) == nil {
+						b.Fatal("no target")
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// TestHash_GoldenPicks pins which of five targets (http://10.0.0.1:80 to
+// .5) keys user-0 to user-199 go to, with equal weights and with weights
+// 1, 2, 3, 1, 5, and with target 2 excluded (a retry's runner-up). The
+// picks were recorded from this package's own rendezvous code before it
+// ranked with cluster/ring: if this fails, an upgrade would move sticky
+// clients to other targets.
+func TestHash_GoldenPicks(t *testing.T) {
+	weighted := []int64{1, 2, 3, 1, 5}
+	tests := []struct {
+		name    string
+		weights []int64
+		skip    int
+		want    string
+	}{
+		{"equal", nil, -1, "00144244242032122313313340410320140044011210211212011003314323342421111014314334131433104441134022321403004341123404310402040024101211220031302043012203011200320300200242333143324112322220343213322202"},
+		{"weighted", weighted, -1, "02244244242232422413413442414424144444011214242212041104314324242441411414314414231443144441144422424403404441124444124404441224101211221211402442442204211204422120244242343143344112424220441212242422"},
+		{"equal skip 2", nil, 2, "00144044341031144313313340410340140044011110011113011003314333343431111014314334131433104441134011331403004341143404310404040034101311130031304043010303011100310300300340333143344113340030343013341401"},
+		{"weighted skip 2", weighted, 2, "01144444444434444413413440414444144444011114041414041104314314341441411414314414131443144441144414444403404441144444114404441444101411411411404443444404011404411140344444343143344113444440441113341401"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := rendezvousTargets(5, tt.weights)
+			var tried targetSet
+			if tt.skip >= 0 {
+				tried.add(tt.skip)
+			}
+			ps := &pickState{tried: &tried}
+			got := make([]byte, 0, len(tt.want))
+			for k := range len(tt.want) {
+				tg := pickRendezvous(ts, ps, hashString(fmt.Sprintf("user-%d", k)), tt.weights == nil)
+				if tg == nil {
+					t.Fatalf("user-%d: no target", k)
+				}
+				got = append(got, byte('0'+tg.index))
+			}
+			if string(got) != tt.want {
+				t.Errorf("picks\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// unmix64 inverts mix64, to build a key whose hash for a target is chosen.
+func unmix64(x uint64) uint64 {
+	unxorshift := func(x uint64, k uint) uint64 {
+		y := x
+		for range 64/k + 1 {
+			y = x ^ y>>k
+		}
+		return y
+	}
+	inverse := func(c uint64) uint64 { // c odd: Newton's iteration mod 2^64
+		inv := c
+		for range 6 {
+			inv *= 2 - c*inv
+		}
+		return inv
+	}
+	x = unxorshift(x, 31)
+	x *= inverse(0x94d049bb133111eb)
+	x = unxorshift(x, 27)
+	x *= inverse(0xbf58476d1ce4e5b9)
+	return unxorshift(x, 30)
+}
+
+// TestHash_TopHashStillPicks checks a weighted pick whose only eligible
+// target hashes the key to all ones: the old scoring rounded that to
+// u = 1 and a score of -Inf, so no target was picked at all.
+func TestHash_TopHashStillPicks(t *testing.T) {
+	ts := rendezvousTargets(2, []int64{1, 2})
+	if got := mix64(unmix64(0x0123456789abcdef)); got != 0x0123456789abcdef {
+		t.Fatalf("unmix64 does not invert mix64: %#x", got)
+	}
+	for _, h := range []uint64{math.MaxUint64, math.MaxUint64 - 1<<11, 0} {
+		key := unmix64(h) ^ ts[1].seed
+		var tried targetSet
+		tried.add(0)
+		if got := pickRendezvous(ts, &pickState{tried: &tried}, key, false); got != ts[1] {
+			t.Errorf("hash %#x: picked %v, want target 1 (the only one eligible)", h, got)
 		}
 	}
 }
