@@ -74,41 +74,33 @@ func (ph phase) measureCacheCluster(ctx context.Context, sc Scenario) ([]Row, []
 		{Target: nodeName(0), Measure: measureLocalHit},
 		{Target: nodeName(1), Measure: measureRemoteHit, Goal: "+p99 < " + goalRemoteAddedP99.String()},
 	}
-	skip := func(reason string) ([]Row, []string) {
-		for i := range rows {
-			rows[i].Skipped = reason
-		}
+	var notes []string
+	if why := ph.runCluster(ctx, sc, tuneCacheCluster, func(r *clusterRun) { notes = r.cacheMeasures(ctx, rows) }); why != "" {
+		skipRows(rows, why)
 		return rows, nil
 	}
-	began := time.Now()
-	c, err := ph.tb.startCluster(ctx, sc, tuneCacheCluster)
-	if c != nil {
-		defer func() {
-			// A fresh context: the nodes must be stopped even after Ctrl-C.
-			stopCtx, cancel := context.WithTimeout(context.Background(), 2*stopGrace)
-			defer cancel()
-			c.close(stopCtx)
-		}()
-	}
+	return rows, notes
+}
+
+// cacheMeasures fills rows (local hits, remote hits) on r and returns the
+// note on the keys; when no key can be found it skips both rows.
+func (r *clusterRun) cacheMeasures(ctx context.Context, rows []Row) []string {
+	owner, asker := r.c.nodes[0], r.c.nodes[1]
+	keys, tried, err := ownedKeys(ctx, r.sc, owner, asker)
 	if err != nil {
-		return skip(skipReason(ctx, "starting the cluster", err))
-	}
-	ph.progress.note("%s: %d nodes serving config version 1 after %v", sc.Name, len(c.nodes), time.Since(began).Round(time.Millisecond))
-	owner, asker := c.nodes[0], c.nodes[1]
-	keys, tried, err := ownedKeys(ctx, sc, owner, asker)
-	if err != nil {
-		return skip(skipReason(ctx, "finding keys", err))
+		skipRows(rows, skipReason(ctx, "finding keys", err))
+		return nil
 	}
 	notes := []string{fmt.Sprintf("%d keys owned by %s (of the first %d tried: %s?k=0, 1, …), each filled by one request before the measures",
-		len(keys), owner.name, tried, sc.Path)}
+		len(keys), owner.name, tried, r.sc.Path)}
 	for i, n := range []*clusterNode{owner, asker} {
 		if ctx.Err() != nil {
 			break
 		}
-		rows[i] = ph.measureHits(ctx, sc, rows[i], n, owner.name, keys)
+		rows[i] = r.measureHits(ctx, rows[i], n, owner.name, keys)
 	}
 	addedLatency(&rows[0], &rows[1])
-	return rows, notes
+	return notes
 }
 
 // ownedKeys finds up to sc.Keys paths (sc.Path?k=N) owned by owner: each
@@ -144,7 +136,8 @@ func ownedKeys(ctx context.Context, sc Scenario, owner, asker *clusterNode) ([]s
 // measureHits loads keys on node n in an open loop at sc.Rate, in turn,
 // after a warm-up, and counts the answers that are hits on owner's
 // entries.
-func (ph phase) measureHits(ctx context.Context, sc Scenario, row Row, n *clusterNode, owner string, keys []string) Row {
+func (r *clusterRun) measureHits(ctx context.Context, row Row, n *clusterNode, owner string, keys []string) Row {
+	sc := r.sc
 	urls := make([]string, len(keys))
 	for i, k := range keys {
 		urls[i] = n.url + k
@@ -154,9 +147,9 @@ func (ph phase) measureHits(ctx context.Context, sc Scenario, row Row, n *cluste
 	hit := ownerHit(owner)
 	// No process: a remote hit costs two nodes' CPU, so none is shown.
 	t := &target{name: n.name}
-	row = ph.measureLoad(ctx, sc.Name+"/"+row.Measure, t, row, func(d time.Duration, done *atomic.Int64) loader {
+	row = r.loadNode(ctx, sc.Name+"/"+row.Measure, t, row, func(d time.Duration, done *atomic.Int64) loader {
 		return OpenLoop{URLs: urls, Rate: sc.Rate, Duration: d, Done: done, Transport: tr, Hit: hit}
-	})
+	}, nil)
 	if row.Skipped == "" && row.CacheHits == nil {
 		var none int64
 		row.CacheHits = &none

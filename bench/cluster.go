@@ -4,19 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
-	"time"
 )
 
 // The cluster scenario's cluster: five nodes, the first three vote in Raft
@@ -25,31 +19,6 @@ const (
 	clusterNodes  = 5
 	clusterVoters = 3
 )
-
-// clusterStartBound bounds how long the cluster may take to form: every
-// node serving config version 1.
-const clusterStartBound = 30 * time.Second
-
-// clusterNode is one portico node of the bench cluster, seen through its
-// admin API.
-type clusterNode struct {
-	name  string
-	url   string // base URL of its data listener, "http://127.0.0.1:PORT"
-	admin string // base URL of its admin API, "http://127.0.0.1:PORT"
-	pid   int    // whose CPU and memory are sampled
-	// kill ends the node at once (SIGKILL to its process group).
-	kill func() error
-}
-
-// benchCluster is the cluster scenario's nodes and the client that talks
-// to their admin APIs. Its methods may be called from one goroutine at a
-// time; each starts and waits for its own pollers.
-type benchCluster struct {
-	nodes  []*clusterNode
-	token  string // admin bearer token, the same on every node
-	client *http.Client
-	procs  []*process // the node processes, stopped by close
-}
 
 // nodePorts are one node's loopback ports.
 type nodePorts struct{ edge, admin, gossip, raft, peer int }
@@ -131,145 +100,6 @@ func randomText(n int, encode func([]byte) string) (string, error) {
 		return "", fmt.Errorf("reading random bytes: %w", err)
 	}
 	return encode(b), nil
-}
-
-// startCluster starts the scenario's nodes on the testbed's CPU: the
-// voters first, until they have elected a leader and serve config version
-// 1, then the others, which join as non-voters. tune, if not nil, adjusts
-// the nodes' config (the gateway document, node settings) before they are
-// written. The nodes' files and data live in the work dir's subdirectory
-// named after the scenario. The returned cluster (non-nil whenever a node
-// was started, even with an error) must be closed.
-func (tb *testbed) startCluster(ctx context.Context, sc Scenario, tune func(*clusterSpec)) (*benchCluster, error) {
-	dir := filepath.Join(tb.dir, sc.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating cluster dir: %w", err)
-	}
-	key, err := randomText(32, base64.StdEncoding.EncodeToString)
-	if err != nil {
-		return nil, err
-	}
-	token, err := randomText(16, hex.EncodeToString)
-	if err != nil {
-		return nil, err
-	}
-	flat, err := freePorts(5 * sc.Nodes)
-	if err != nil {
-		return nil, err
-	}
-	spec := clusterSpec{voters: sc.Voters, key: key, token: token, backend: strings.TrimPrefix(tb.backendURL, "http://"), dir: dir}
-	for i := range sc.Nodes {
-		f := flat[5*i:]
-		spec.ports = append(spec.ports, nodePorts{edge: f[0], admin: f[1], gossip: f[2], raft: f[3], peer: f[4]})
-	}
-	if tune != nil {
-		tune(&spec)
-	}
-	c := &benchCluster{token: token, client: &http.Client{Transport: newTransport(4), Timeout: 10 * time.Second}}
-	for _, group := range [][2]int{{0, sc.Voters}, {sc.Voters, sc.Nodes}} {
-		for i := group[0]; i < group[1]; i++ {
-			if err := tb.startNode(ctx, c, spec, i); err != nil {
-				return c, err
-			}
-		}
-		if _, err := c.waitVersion(ctx, 1, 20*time.Millisecond, clusterStartBound); err != nil {
-			return c, fmt.Errorf("forming the cluster: %w", err)
-		}
-	}
-	return c, nil
-}
-
-// startNode writes node i's config, starts it and waits for its /ready.
-func (tb *testbed) startNode(ctx context.Context, c *benchCluster, spec clusterSpec, i int) error {
-	name := nodeName(i)
-	path := filepath.Join(spec.dir, name+".yaml")
-	if err := os.WriteFile(path, []byte(spec.nodeConfig(i)), 0o600); err != nil {
-		return fmt.Errorf("writing config of %s: %w", name, err)
-	}
-	p, err := tb.start(procSpec{
-		name: name, dir: spec.dir, cpu: tb.cfg.cpu, taskset: tb.cfg.taskset,
-		argv: []string{tb.cfg.binary, "serve", "--config", path},
-	})
-	if err != nil {
-		return err
-	}
-	c.procs = append(c.procs, p)
-	n := &clusterNode{name: name, url: "http://" + loopback(spec.ports[i].edge), admin: "http://" + loopback(spec.ports[i].admin), pid: p.pid(), kill: func() error {
-		// The child leads its own group (Setpgid): taskset, if any, has
-		// exec'd portico, so the group is the node.
-		return syscall.Kill(-p.pid(), syscall.SIGKILL)
-	}}
-	c.nodes = append(c.nodes, n)
-	if err := p.waitReady(ctx, c.client, n.admin+"/ready"); err != nil {
-		return fmt.Errorf("starting %s: %w", name, err)
-	}
-	return nil
-}
-
-// close stops every node, all at once (a node leaving the cluster may
-// take its time), and returns when all have been reaped.
-func (c *benchCluster) close(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, p := range c.procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = p.stop(ctx) // stop ends with SIGKILL: nothing is left behind
-		}()
-	}
-	wg.Wait()
-	c.client.CloseIdleConnections()
-}
-
-// waitVersion polls every node's /ready each poll until each serves config
-// version want or later, and returns when the last one was seen there. It
-// gives up after bound, naming the nodes that lag.
-func (c *benchCluster) waitVersion(ctx context.Context, want int64, poll, bound time.Duration) (time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, bound)
-	defer cancel()
-	seen := make([]time.Time, len(c.nodes))
-	var wg sync.WaitGroup
-	for i, n := range c.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			seen[i] = c.pollVersion(ctx, n, want, poll)
-		}()
-	}
-	wg.Wait()
-	var last time.Time
-	var lag []string
-	for i, t := range seen {
-		if t.IsZero() {
-			lag = append(lag, c.nodes[i].name)
-		} else if t.After(last) {
-			last = t
-		}
-	}
-	if len(lag) > 0 {
-		return last, fmt.Errorf("waiting for config version %d: %s not there after %v", want, strings.Join(lag, ", "), bound)
-	}
-	return last, nil
-}
-
-// pollVersion returns when n was first seen serving version want or
-// later, or the zero time if ctx ended first.
-func (c *benchCluster) pollVersion(ctx context.Context, n *clusterNode, want int64, poll time.Duration) time.Time {
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	for {
-		var ready struct {
-			Version int64 `json:"config_version"`
-		}
-		if err := c.getJSON(ctx, n, "/ready", &ready); err == nil && ready.Version >= want {
-			return time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}
-		case <-tick.C:
-		}
-	}
 }
 
 // put replaces the gateway document through n and returns the version it

@@ -49,23 +49,18 @@ const targetCluster = "cluster"
 // its detection, in that order (the idle window needs every node alive).
 // Every node is stopped before it returns.
 func (ph phase) measureCluster(ctx context.Context, sc Scenario) []Row {
-	began := time.Now()
-	c, err := ph.tb.startCluster(ctx, sc, nil)
-	if c != nil {
-		defer func() {
-			// A fresh context: the nodes must be stopped even after Ctrl-C.
-			stopCtx, cancel := context.WithTimeout(context.Background(), 2*stopGrace)
-			defer cancel()
-			c.close(stopCtx)
-		}()
+	var rows []Row
+	if why := ph.runCluster(ctx, sc, nil, func(r *clusterRun) { rows = r.clusterMeasures(ctx) }); why != "" {
+		return []Row{{Target: targetCluster, Measure: measureStart, Skipped: why}}
 	}
-	if err != nil {
-		return []Row{{Target: targetCluster, Measure: measureStart, Skipped: skipReason(ctx, "starting the cluster", err)}}
-	}
-	ph.progress.note("cluster: %d nodes serving config version 1 after %v", len(c.nodes), time.Since(began).Round(time.Millisecond))
-	backend := strings.TrimPrefix(ph.tb.backendURL, "http://")
-	rows := c.measureWrites(ctx, sc.Writes, ph.rng, backend)
-	ph.progress.note("cluster: %d config writes done", sc.Writes)
+	return rows
+}
+
+// clusterMeasures are the cluster scenario's three measures on r.
+func (r *clusterRun) clusterMeasures(ctx context.Context) []Row {
+	c, sc := r.c, r.sc
+	rows := c.measureWrites(ctx, sc.Writes, r.ph.rng, r.backend)
+	r.note("%d config writes done", sc.Writes)
 	if !pause(ctx, idleSettle) {
 		return rows
 	}
@@ -76,12 +71,12 @@ func (ph phase) measureCluster(ctx context.Context, sc Scenario) []Row {
 		idle[i].RaftRole = raftRole(idle[i].Target, st)
 	}
 	rows = append(rows, idle...)
-	ph.progress.note("cluster: idle sampled for %gs", sc.IdleS)
+	r.note("idle sampled for %gs", sc.IdleS)
 	if ctx.Err() != nil {
 		return rows
 	}
 	rows = append(rows, c.measureDetection(ctx, st, detectPoll, detectBound)...)
-	ph.progress.note("cluster: failure detection done")
+	r.note("failure detection done")
 	return rows
 }
 

@@ -15,7 +15,9 @@
 // times hits a node fetches from a key's owner against the owner's own.
 // Its ratelimit scenarios load a plain route, a local limit and global
 // limits (async, strict, on a 3-node cluster) that never deny, for the
-// throughput, CPU and latency a decision costs.
+// throughput, CPU and latency a decision costs. Every cluster scenario
+// runs on one skeleton (runCluster, clusterrun.go): start the nodes, wait
+// for the cluster, apply documents, load a node, stop them all.
 //
 // It owns load generation (ClosedLoop, OpenLoop), process orchestration and
 // CPU pinning, the scenario list (Scenarios) and the report writers. It does

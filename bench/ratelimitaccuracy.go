@@ -74,14 +74,15 @@ func (o overshoot) label() string {
 }
 
 // measureOvershoot runs the four overshoot measures (async and strict,
-// idle and hogged) on c, and returns their ratios and notes. A measure
-// that cannot run leaves its ratio without a value.
-func (ph phase) measureOvershoot(ctx context.Context, c *benchCluster, backend string) ([]Ratio, []string) {
+// idle and hogged) on r's cluster, and returns their ratios and notes. A
+// measure that cannot run leaves its ratio without a value.
+func (r *clusterRun) measureOvershoot(ctx context.Context) ([]Ratio, []string) {
+	ph, c := r.ph, r.c
 	span := min(ph.duration, accuracySpan)
 	var ratios []Ratio
 	var notes []string
 	for _, mode := range []string{"async", "strict"} {
-		if err := c.switchDoc(ctx, accuracyDoc(backend, mode)); err != nil {
+		if err := r.apply(ctx, "the document", accuracyDoc(r.backend, mode)); err != nil {
 			notes = append(notes, fmt.Sprintf("overshoot, %s: %v", mode, err))
 			continue
 		}
@@ -97,7 +98,7 @@ func (ph phase) measureOvershoot(ctx context.Context, c *benchCluster, backend s
 			}
 			// A key of its own per measure: nothing left from the last.
 			key := "overshoot-" + mode + "-" + strconv.FormatBool(hog)
-			ph.progress.note("ratelimit: overshoot, %s: %d req/s to each of %d nodes for %v", o.label(), accuracyRate, len(c.nodes), span)
+			r.note("overshoot, %s: %d req/s to each of %d nodes for %v", o.label(), accuracyRate, len(c.nodes), span)
 			fellBefore := c.fallbacks(ctx)
 			o = driveAccuracy(ctx, c, key, o)
 			stop()
@@ -134,17 +135,6 @@ func (c *benchCluster) fallbacks(ctx context.Context) float64 {
 		sum += v
 	}
 	return sum
-}
-
-// switchDoc writes doc through the first node and waits until every
-// node serves it.
-func (c *benchCluster) switchDoc(ctx context.Context, doc string) error {
-	v, kind := c.put(ctx, c.nodes[0], doc)
-	if kind != "" {
-		return fmt.Errorf("writing the document: %s", kind)
-	}
-	_, err := c.waitVersion(ctx, v, 20*time.Millisecond, limitModeBound)
-	return err
 }
 
 // startHogs starts the CPU hogs when on (busy shell loops pinned to the

@@ -14,10 +14,6 @@ import (
 // through its first node. It starts in async mode; a config write then
 // switches it to strict, so both targets run on the same nodes and keys.
 
-// limitModeBound bounds how long the mode switch may take to reach every
-// node.
-const limitModeBound = 10 * time.Second
-
 // tuneLimitCluster makes a cluster spec the ratelimit scenarios': the
 // route with the global limit, in async mode.
 func tuneLimitCluster(s *clusterSpec) {
@@ -31,59 +27,41 @@ func tuneLimitCluster(s *clusterSpec) {
 // stopped before it returns.
 func (ph phase) measureLimitCluster(ctx context.Context, sc Scenario) ([]Row, []string, []Ratio) {
 	rows := []Row{{Target: TargetGlobalAsync}, {Target: TargetGlobalStrict}}
-	skip := func(from int, reason string) ([]Row, []string, []Ratio) {
-		for i := from; i < len(rows); i++ {
-			rows[i].Skipped = reason
-		}
+	var notes []string
+	var over []Ratio
+	if why := ph.runCluster(ctx, sc, tuneLimitCluster, func(r *clusterRun) { notes, over = r.limitMeasures(ctx, rows) }); why != "" {
+		skipRows(rows, why)
 		return rows, nil, nil
 	}
-	began := time.Now()
-	c, err := ph.tb.startCluster(ctx, sc, tuneLimitCluster)
-	if c != nil {
-		defer func() {
-			// A fresh context: the nodes must be stopped even after Ctrl-C.
-			stopCtx, cancel := context.WithTimeout(context.Background(), 2*stopGrace)
-			defer cancel()
-			c.close(stopCtx)
-		}()
-	}
-	if err != nil {
-		return skip(0, skipReason(ctx, "starting the cluster", err))
-	}
-	ph.progress.note("%s: %d nodes serving config version 1 after %v", sc.Name, len(c.nodes), time.Since(began).Round(time.Millisecond))
+	return rows, notes, over
+}
+
+// limitMeasures fills rows (global-async, global-strict) on r, switching
+// the mode between them, then measures the overshoot in the closed-loop
+// scenario. A failed switch skips the rows left and the overshoot.
+func (r *clusterRun) limitMeasures(ctx context.Context, rows []Row) ([]string, []Ratio) {
 	var notes []string
 	for i, mode := range []string{"async", "strict"} {
 		if ctx.Err() != nil {
 			break
 		}
 		if mode != "async" {
-			if err := c.switchLimitMode(ctx, mode, strings.TrimPrefix(ph.tb.backendURL, "http://")); err != nil {
-				rows, _, _ = skip(i, skipReason(ctx, "switching to "+mode, err))
-				return rows, notes, nil
+			if err := r.apply(ctx, "the "+mode+" document", limitGatewayDoc(r.backend, mode)); err != nil {
+				skipRows(rows[i:], skipReason(ctx, "switching to "+mode, err))
+				return notes, nil
 			}
 		}
 		var note string
-		rows[i], note = ph.measureGlobal(ctx, sc, c, rows[i])
+		rows[i], note = r.measureGlobal(ctx, rows[i])
 		if note != "" {
 			notes = append(notes, note)
 		}
 	}
-	if sc.Loop != LoopRateLimit || ctx.Err() != nil {
-		return rows, notes, nil
+	if r.sc.Loop != LoopRateLimit || ctx.Err() != nil {
+		return notes, nil
 	}
-	over, more := ph.measureOvershoot(ctx, c, strings.TrimPrefix(ph.tb.backendURL, "http://"))
-	return rows, append(notes, more...), over
-}
-
-// switchLimitMode writes the document with the global limit in mode
-// through the first node and waits until every node serves it.
-func (c *benchCluster) switchLimitMode(ctx context.Context, mode, backend string) error {
-	v, kind := c.put(ctx, c.nodes[0], limitGatewayDoc(backend, mode))
-	if kind != "" {
-		return fmt.Errorf("writing the %s document: %s", mode, kind)
-	}
-	_, err := c.waitVersion(ctx, v, 20*time.Millisecond, limitModeBound)
-	return err
+	over, more := r.measureOvershoot(ctx)
+	return append(notes, more...), over
 }
 
 // clusterCounters are what a global target reads of the whole cluster
@@ -154,7 +132,8 @@ func (c *benchCluster) scrape(ctx context.Context, n *clusterNode, name string) 
 // warm-up and the measured phase on it, and adds the cluster's figures:
 // CPU of all nodes, what went to the owners, allocations of the loaded
 // node. The note says how many requests went to another node.
-func (ph phase) measureGlobal(ctx context.Context, sc Scenario, c *benchCluster, row Row) (Row, string) {
+func (r *clusterRun) measureGlobal(ctx context.Context, row Row) (Row, string) {
+	sc, c := r.sc, r.c
 	n := c.nodes[0]
 	url := n.url + sc.Path
 	tr := sc.transport()
@@ -164,24 +143,23 @@ func (ph phase) measureGlobal(ctx context.Context, sc Scenario, c *benchCluster,
 		row.Skipped = skipReason(ctx, "RateLimit headers", err)
 		return row, ""
 	}
-	label := sc.Name + "/" + row.Target
-	load := limitLoad(sc, url, tr)
-	if err := ph.warmUp(ctx, label, load); err != nil {
-		row.Skipped = skipReason(ctx, "warm-up", err)
-		return row, ""
-	}
 	// The loaded node's own figures come from measureLoad (its metrics
 	// need the token, so allocations are taken here).
 	t := &target{name: row.Target, url: n.url, proc: c.procs[0]}
-	before, notes := c.snapshot(ctx)
-	noWarmUp := ph
-	noWarmUp.warmup = 0
-	row = noWarmUp.measureLoad(ctx, label, t, row, load)
+	var before, after clusterCounters
+	var notes []string
+	row = r.loadNode(ctx, sc.Name+"/"+row.Target, t, row, limitLoad(sc, url, tr), func() func() {
+		before, notes = c.snapshot(ctx)
+		return func() {
+			var more []string
+			after, more = c.snapshot(ctx)
+			notes = append(notes, more...)
+		}
+	})
 	if row.Skipped != "" {
 		return row, ""
 	}
-	after, more := c.snapshot(ctx)
-	row.Notes = append(row.Notes, append(notes, more...)...)
+	row.Notes = append(row.Notes, notes...)
 	note := fillCluster(&row, before, after)
 	return row, fmt.Sprintf("%s answers RateLimit-Policy: %s; %s", row.Target, policy, note)
 }
