@@ -17,6 +17,10 @@
 // Marshalling (marshal.go) writes a document back with units in human form
 // and secrets redacted; JSONSchema (schema.go) describes the file for
 // editors; examples/ at the repository root holds one file per feature.
+// write.go holds the options of a gateway-document write (ApplyOptions)
+// and the one definition of its outcomes that are not config errors
+// (ErrVersionConflict, ErrRemovesAllRoutes, ErrQuorumLost), shared by node,
+// which returns them, and node/admin, which answers them.
 //
 // It does not own anything that runs: routers, upstream pools and the
 // request pipeline are built from a Snapshot by node and its stage
