@@ -19,7 +19,7 @@
 // Members with Server false (no Raft) watch a server for the document
 // (watch.go: a long poll on /cluster/v1/document) and send their writes
 // to a server, which passes them on to the leader. A write fails at once
-// with ErrNoQuorum when this node knows of no leader and too few voters
+// with ErrNoWriteQuorum when this node knows of no leader and too few voters
 // are alive to elect one.
 //
 // It imports only its own subtree of this module (docs/architecture.md).

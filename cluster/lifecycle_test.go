@@ -97,8 +97,8 @@ func TestWriteWithoutQuorumFailsFast(t *testing.T) {
 	_, err := cs[0].Propose(context.Background(), []byte("a: 2\n"), 0)
 	took := time.Since(start)
 	t.Logf("write without quorum failed in %v: %v", took.Round(time.Millisecond), err)
-	if !errors.Is(err, cluster.ErrNoQuorum) {
-		t.Fatalf("Propose without quorum = %v, want ErrNoQuorum", err)
+	if !errors.Is(err, cluster.ErrNoWriteQuorum) {
+		t.Fatalf("Propose without quorum = %v, want ErrNoWriteQuorum", err)
 	}
 	if !strings.Contains(err.Error(), "1 of 3 voters") {
 		t.Errorf("error %q doesn't say how many voters are reachable", err)

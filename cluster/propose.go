@@ -21,8 +21,12 @@ import (
 var (
 	// ErrConflict: the compare-and-set version did not match.
 	ErrConflict = store.ErrConflict
-	// ErrNoQuorum: no leader, or the leader could not commit in time.
-	ErrNoQuorum = store.ErrNoQuorum
+	// ErrNoWriteQuorum: the cluster can't commit a write now: no leader
+	// (and, as far as this node knows, too few voters alive to elect
+	// one), no server reachable from a non-server, or the leader could
+	// not commit in time. When the store said so, the error also matches
+	// store.ErrNoQuorum. A write that timed out may still commit later.
+	ErrNoWriteQuorum = errors.New("cluster: no quorum for config writes")
 )
 
 // ConflictError carries the current version on a compare-and-set miss.
@@ -53,7 +57,7 @@ func (c *Cluster) Propose(ctx context.Context, data []byte, ifVersion int64) (Do
 	defer lost(nil)
 	for {
 		d, err := c.proposeOnce(ctx, data, ifVersion, 0)
-		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrNoQuorum) {
+		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrNoWriteQuorum) {
 			return Document{}, cause // learnt while the write waited
 		}
 		if !errors.Is(err, errRetry) {
@@ -62,7 +66,7 @@ func (c *Cluster) Propose(ctx context.Context, data []byte, ifVersion int64) (Do
 		// The leader moved while we asked: look again after a beat.
 		select {
 		case <-ctx.Done():
-			return Document{}, fmt.Errorf("%w: %v", ErrNoQuorum, ctx.Err())
+			return Document{}, fmt.Errorf("%w: %v", ErrNoWriteQuorum, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -123,7 +127,7 @@ func (c *Cluster) watchQuorum(ctx context.Context) (context.Context, context.Can
 	}
 }
 
-// noQuorum returns ErrNoQuorum, with what this node knows, when a write
+// noQuorum returns ErrNoWriteQuorum, with what this node knows, when a write
 // can't succeed: on a server that knows of no leader, when too few voters
 // are alive (by gossip) to elect one; on a non-server, when no server is
 // alive. With a leader known, or an election that can succeed, it
@@ -131,7 +135,7 @@ func (c *Cluster) watchQuorum(ctx context.Context) (context.Context, context.Can
 func (c *Cluster) noQuorum() error {
 	if c.store == nil {
 		if c.pickServer("") == "" {
-			return fmt.Errorf("%w: %v", ErrNoQuorum, errNoServer)
+			return fmt.Errorf("%w: %v", ErrNoWriteQuorum, errNoServer)
 		}
 		return nil
 	}
@@ -155,7 +159,7 @@ func (c *Cluster) noQuorum() error {
 	if n > len(st.Voters)/2 {
 		return nil
 	}
-	return fmt.Errorf("%w: no leader, and only %d of %d voters are reachable (%s not)", ErrNoQuorum, n, len(st.Voters), strings.Join(gone, ", "))
+	return fmt.Errorf("%w: no leader, and only %d of %d voters are reachable (%s not)", ErrNoWriteQuorum, n, len(st.Voters), strings.Join(gone, ", "))
 }
 
 // proposeLocal proposes on this node's store and, once committed, appends
@@ -167,6 +171,9 @@ func (c *Cluster) noQuorum() error {
 // every follower link, forever).
 func (c *Cluster) proposeLocal(ctx context.Context, data []byte, ifVersion int64) (Document, error) {
 	d, err := c.store.Propose(ctx, data, ifVersion)
+	if errors.Is(err, store.ErrNoQuorum) {
+		return d, fmt.Errorf("%w: %w", ErrNoWriteQuorum, err)
+	}
 	if err != nil {
 		return d, err
 	}
@@ -188,13 +195,13 @@ func (c *Cluster) forward(ctx context.Context, addr string, data []byte, ifVersi
 	res, err := c.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return Document{}, fmt.Errorf("%w: leader unreachable: %v", ErrNoQuorum, err)
+			return Document{}, fmt.Errorf("%w: leader unreachable: %v", ErrNoWriteQuorum, err)
 		}
 		var op *net.OpError
 		if ifVersion != 0 && !(errors.As(err, &op) && op.Op == "dial") {
 			// The write may have been committed and its answer lost: sent
 			// again, a conditional write would conflict with itself.
-			return Document{}, fmt.Errorf("%w: the answer was lost, the write's outcome is unknown: %v", ErrNoQuorum, err)
+			return Document{}, fmt.Errorf("%w: the answer was lost, the write's outcome is unknown: %v", ErrNoWriteQuorum, err)
 		}
 		return Document{}, errRetry
 	}
@@ -211,7 +218,7 @@ func (c *Cluster) forward(ctx context.Context, addr string, data []byte, ifVersi
 	case http.StatusMisdirectedRequest:
 		return Document{}, errRetry
 	case http.StatusServiceUnavailable:
-		return Document{}, fmt.Errorf("%w: %s", ErrNoQuorum, out.Error)
+		return Document{}, fmt.Errorf("%w: %s", ErrNoWriteQuorum, out.Error)
 	}
 	return Document{}, fmt.Errorf("leader answered %s: %s", res.Status, out.Error)
 }
@@ -268,7 +275,7 @@ func (c *Cluster) handlePropose(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, proposeResult{Version: ce.Current, Error: "version conflict"})
 	case errors.Is(err, errRetry):
 		writeJSON(w, http.StatusMisdirectedRequest, proposeResult{Error: "not the leader"})
-	case errors.Is(err, ErrNoQuorum):
+	case errors.Is(err, ErrNoWriteQuorum):
 		writeJSON(w, http.StatusServiceUnavailable, proposeResult{Error: err.Error()})
 	default:
 		c.log.Error("forwarded config write failed", "err", err)

@@ -16,11 +16,6 @@ import (
 	"github.com/portico-gw/portico/node/config"
 )
 
-// ErrNoQuorum is returned by ApplyGateway in cluster mode when the write
-// can't be committed: no leader, or no majority of voters reachable.
-// Traffic is unaffected: the node keeps serving its last config.
-var ErrNoQuorum = errors.New("config writes need a majority of the cluster's voters, and they can't be reached now (quorum lost); traffic is still served with the last config. A write that a leader had already logged may still be applied once a majority answers: read the version before retrying, or retry with If-Match")
-
 // startCluster joins the cluster named in node.cluster. Called by Start
 // once the edge and admin listeners are bound (their addresses are
 // gossiped).
@@ -220,9 +215,9 @@ func (n *Node) proposeGateway(ctx context.Context, name string, g *config.Gatewa
 	var ce *cluster.ConflictError
 	switch {
 	case errors.As(err, &ce):
-		return &config.Snapshot{Version: ce.Current}, fmt.Errorf("%w: expected version %d, the cluster is at %d", ErrVersionConflict, ifVersion, ce.Current)
-	case errors.Is(err, cluster.ErrNoQuorum):
-		return nil, fmt.Errorf("%w (%v)", ErrNoQuorum, err)
+		return &config.Snapshot{Version: ce.Current}, fmt.Errorf("%w: expected version %d, the cluster is at %d", config.ErrVersionConflict, ifVersion, ce.Current)
+	case errors.Is(err, cluster.ErrNoWriteQuorum):
+		return nil, fmt.Errorf("%w (%v)", config.ErrQuorumLost, err)
 	case err != nil:
 		return nil, err
 	}

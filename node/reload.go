@@ -9,10 +9,6 @@ import (
 	"github.com/portico-gw/portico/node/config"
 )
 
-// ErrVersionConflict is returned by ApplyGateway when the caller's
-// expected version is not the one served (compare-and-set).
-var ErrVersionConflict = errors.New("config version conflict")
-
 // startingSnapshot picks the first snapshot: the file's gateway document,
 // or the stored one when the file has not changed since it was last
 // applied (see docStore for why).
@@ -139,16 +135,17 @@ func (n *Node) Reload() error {
 
 // ApplyGateway validates doc (a gateway document: upstreams, routes),
 // checks that this node can build it (Check) and serves it as the next
-// version. A document without routes is refused with ErrRemovesAllRoutes
-// unless o.Force. o.IfVersion, if not zero, must equal the version served
-// now, or ErrVersionConflict is returned. The document is stored durably
+// version. A document without routes is refused with
+// config.ErrRemovesAllRoutes unless o.Force. o.IfVersion, if not zero, must
+// equal the version served now, or config.ErrVersionConflict is returned
+// (in cluster mode, config.ErrQuorumLost when the write can't commit). The document is stored durably
 // before it is acknowledged. Documents written this way get no ${VAR}
 // substitution: the node's environment is not the writer's.
-func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, o ApplyOptions) (*config.Snapshot, error) {
+func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, o config.ApplyOptions) (*config.Snapshot, error) {
 	ifVersion := o.IfVersion
 	g, err := config.ParseGateway(name, doc, nil)
 	if err == nil && len(g.Routes) == 0 && !o.Force {
-		err = ErrRemovesAllRoutes
+		err = config.ErrRemovesAllRoutes
 	}
 	if err != nil {
 		n.metrics.ObserveReload(err)
@@ -161,7 +158,7 @@ func (n *Node) ApplyGateway(ctx context.Context, name string, doc []byte, o Appl
 	defer n.mu.Unlock()
 	old := n.pipe.Load()
 	if ifVersion != 0 && ifVersion != old.snap.Version {
-		return old.snap, fmt.Errorf("%w: expected version %d, serving %d", ErrVersionConflict, ifVersion, old.snap.Version)
+		return old.snap, fmt.Errorf("%w: expected version %d, serving %d", config.ErrVersionConflict, ifVersion, old.snap.Version)
 	}
 	next := config.NewSnapshot(&config.File{Node: old.snap.Node, Gateway: *g}, old.snap.Version+1)
 	if next.Digest == old.snap.Digest {
@@ -218,6 +215,7 @@ func (n *Node) swap(old *pipeline, next *config.Snapshot, source, fileDigest str
 		return err
 	}
 	n.pipe.Store(p)
+	n.cache.Publish(p.fills)
 	retire(old, p)
 	n.dropMetrics(old, p)
 	if log != old.log {
