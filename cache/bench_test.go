@@ -36,10 +36,11 @@ func benchServe(b *testing.B, cl *cluster, i, size int, verdict string) {
 	b.Helper()
 	req := httptest.NewRequest(http.MethodGet, "https://example.com/bench", nil)
 	w := &benchWriter{h: make(http.Header)}
-	cl.nodes[i].route.ServeHTTP(w, req)
+	route := cl.nodes[i].handler()
+	route.ServeHTTP(w, req)
 	cl.settle()
 	w.reset()
-	cl.nodes[i].route.ServeHTTP(w, req)
+	route.ServeHTTP(w, req)
 	if w.status != 200 || w.n != size || !strings.HasPrefix(w.h.Get("Cache-Status"), "Portico; "+verdict) {
 		b.Fatalf("warm-up answer %d, %d bytes, %q; want 200, %d bytes, %s", w.status, w.n, w.h.Get("Cache-Status"), size, verdict)
 	}
@@ -47,7 +48,7 @@ func benchServe(b *testing.B, cl *cluster, i, size int, verdict string) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.reset()
-		cl.nodes[i].route.ServeHTTP(w, req)
+		route.ServeHTTP(w, req)
 	}
 	if w.status != 200 || w.n != size {
 		b.Fatalf("last answer %d, %d bytes", w.status, w.n)

@@ -2,9 +2,7 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +17,7 @@ type Cache struct {
 	near    *tier // copies of entries owned elsewhere; nil when disabled
 	flights *flights
 	metrics *metrics
+	routes  atomic.Pointer[Routes] // published: what peers' fills are served with
 
 	// ctx ends with Close: it cancels fills and background refreshes.
 	ctx    context.Context
@@ -80,20 +79,6 @@ func (c *Cache) Close() error {
 		c.cfg.Registerer.Unregister(c.metrics)
 	}
 	return nil
-}
-
-// Middleware returns the handler that caches route p's responses in front
-// of next (the route's upstream: the proxy). It validates p (see
-// Policy.Validate). The handler is safe for concurrent use.
-func (c *Cache) Middleware(p Policy, next http.Handler) (http.Handler, error) {
-	if next == nil {
-		return nil, errors.New("cache middleware: nil next handler")
-	}
-	cp, err := compile(p)
-	if err != nil {
-		return nil, fmt.Errorf("cache policy of route %q: %w", p.Route, err)
-	}
-	return &handler{c: c, p: cp, next: next}, nil
 }
 
 // ownerOf returns the peer owning key under p, or self. A request that

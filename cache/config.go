@@ -51,17 +51,8 @@ type Config struct {
 	Owners OwnerPicker
 	// Transport carries peer requests: POST https://<peer>/cache/v1/fill
 	// and /cache/v1/purge. Required with Owners, and by PurgeCluster.
+	// Peers' fills are served with the published Routes (Cache.Publish).
 	Transport http.RoundTripper
-	// Dispatch runs a fill request that a peer sent to this node as owner:
-	// the node's pipeline (routing, then this cache's Middleware, then the
-	// proxy), which may load the current pipeline on each call. The request
-	// carries a context mark that makes Middleware act as owner and never
-	// forward it again. Background stale-while-revalidate refreshes go
-	// through it too, as fresh requests. Required with Owners; without
-	// it, refreshes run the route's next with a copy of the stale request
-	// (its context values included, so next must not touch per-request
-	// state after that request has finished).
-	Dispatch http.Handler
 	// Peers lists the peer addresses ("host:port", as the Transport dials
 	// them) of the other live nodes. A successful unsafe request
 	// invalidates its URL's entries there too (PurgeCluster), before its
@@ -84,7 +75,10 @@ type Config struct {
 	// nothing is registered.
 	Registerer prometheus.Registerer
 	// Logger receives peer failures (at debug: each one is also counted in
-	// portico_cache_peer_errors_total). (Optional) If nil, discarded.
+	// portico_cache_peer_errors_total) and fills an owner refused for
+	// another config version (at debug, counted in
+	// portico_cache_peer_version_mismatches_total). (Optional) If nil,
+	// discarded.
 	Logger *slog.Logger
 }
 
@@ -126,8 +120,6 @@ func (c Config) validate() error {
 		return errors.New("peer timeout must not be negative")
 	case c.Owners != nil && c.Transport == nil:
 		return errors.New("owners need a transport for peer requests")
-	case c.Owners != nil && c.Dispatch == nil:
-		return errors.New("owners need a dispatch handler to fill peers' requests")
 	case !validToken(c.Name):
 		return errors.New("name must be a token (letters, digits and -._~!#$&'*+^`|)")
 	}

@@ -3,24 +3,42 @@
 // bytes), the distributed tier (owner lookup, peer fetch, request
 // coalescing at both hops) and purges by key, URL prefix and tag.
 //
-// It imports nothing of Portico's. It declares what it needs (OwnerPicker,
-// an http.RoundTripper for peers, an http.Handler to dispatch peers' fills)
-// and node adapts the cluster to it; node mounts PeerHandler on the peer
-// listener. It does not decide gateway error statuses: upstream errors
-// come from next as responses (or an http.ErrAbortHandler panic) and go
-// out as they came, unless a stale entry may stand in.
+// It imports nothing of Portico's but the pure problem table. It declares
+// what it needs (OwnerPicker, an http.RoundTripper for peers, and each
+// cached route's fill chain, a FillHandler: the route's upstream and
+// response stages) and node adapts the cluster to it; node mounts
+// PeerHandler on the peer listener and publishes each config snapshot's
+// Routes (Cache.Publish) when it swaps the snapshot in. It does not
+// decide gateway error statuses: upstream errors come from next as
+// responses (or an http.ErrAbortHandler panic) and go out as they came,
+// unless a stale entry may stand in; its own answer, the only-if-cached
+// 504, is the not-cached problem.
 //
 // # A request's way (groupcache's Get, for HTTP)
 //
-// Middleware computes the key (KeyOf) and asks the OwnerPicker. The owner
-// serves from its owner tier; another node serves from its near tier
+// Routes.Middleware builds a route's handler for one config version, in
+// front of the route's fill chain (next). A client's request reaches it
+// after the node's client stages (routing, authentication, limits). It
+// computes the key (KeyOf) and asks the OwnerPicker. The owner serves
+// from its owner tier; another node serves from its near tier
 // (short-lived copies of hot keys owned elsewhere, capped by NearTTL and
 // NearMaxBytes, fresh only), else asks the owner over the peer protocol
-// (peer.go), else — the owner down, erroring or silent for PeerTimeout —
-// fetches from next itself and keeps a near copy. A request that came from
-// a peer is served as owner and never forwarded again, so nodes whose rings
-// disagree for a moment cannot loop. Fills are coalesced on the key at
-// each hop (flight.go): one upstream request per cold key cluster-wide.
+// (peer.go) with a Fill (the route, the config version it routed the
+// request under, the key's consumer), else — the owner down, erroring or
+// silent for PeerTimeout — fetches from next.ServeHTTP itself and keeps a
+// near copy. On the owner a peer's fill takes the shortest way: peer
+// listener → PeerHandler → the published Routes' handler of that route →
+// next.ServeFill, nothing else of the node's (the client stages ran on
+// the asker). The owner keys it with the Fill's consumer and serves it as
+// owner, never forwarding it again, so nodes whose rings disagree for a
+// moment cannot loop. An owner that does not serve the route under the
+// asker's config version (another version published, none yet, or no
+// such cached route) refuses the fill, and the asker fills it itself as
+// when the owner is down, but counts it in
+// portico_cache_peer_version_mismatches_total, not as a peer error: it
+// happens for a moment whenever the config changes. Fills are coalesced
+// on the key at each hop (flight.go): one upstream request per cold key
+// cluster-wide.
 //
 // A fill buffers the response until it is known to be shareable and
 // complete, then stores it, hands it to the waiters and serves it to its
@@ -64,10 +82,12 @@
 // makes secondary keys: a marker at the key lists the headers, each
 // variant is stored beside it; Vary: * is not stored. Stale entries are
 // revalidated with their validators; a 304 refreshes them. Within
-// stale-while-revalidate one background request refreshes the entry
-// (through Dispatch, a fresh trip through the pipeline) while it is
-// served; within stale-if-error it stands in for a 5xx, a failed or timed
-// out upstream. must-revalidate, proxy-revalidate, s-maxage and no-cache
+// stale-while-revalidate one background request refreshes the entry while
+// it is served: the route's handler fills it as owner with a copy of the
+// request that found it stale (sharing nothing with it) and fetches
+// through next.ServeFill with that request's Fill (its route, the
+// version of its Routes, the key's consumer); within stale-if-error it
+// stands in for a 5xx, a failed or timed out upstream. must-revalidate, proxy-revalidate, s-maxage and no-cache
 // forbid both. Clients get 304 to If-None-Match / If-Modified-Since from
 // a fresh 200, a Range of it, and Age and Cache-Status (RFC 9211) on
 // every answer: "Portico; hit; node=a", "Portico; fwd=miss; stored;
@@ -78,7 +98,8 @@
 // Client request directives: no-cache, max-age=0 and Pragma are ignored,
 // as most CDNs do, so that clients cannot force origin traffic; they and
 // the client's conditionals are not forwarded on fills. only-if-cached is
-// honoured (504 on a miss, after asking the owner). Request no-store stops
+// honoured (504, the not-cached problem, on a miss, after asking the
+// owner). Request no-store stops
 // the response from being stored.
 //
 // # Safety
@@ -113,7 +134,8 @@
 // before its response header goes to the client; the wait for peers is
 // bounded by PeerTimeout, and a peer that did not confirm is counted as a
 // peer error. Unsafe requests on routes without a cache section
-// invalidate nothing.
+// invalidate nothing. The cache's own requests (peers' fills, refreshes) are always GET or HEAD: they
+// never invalidate.
 //
 // # Memory
 //

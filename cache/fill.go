@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// fetch fills the flight from next. The upstream request is made safe
+// fetch fills the flight from next: ServeFill for the cache's own
+// requests (a peer's fill, a refresh), ServeHTTP for a client's. The
+// upstream request is made safe
 // (upstreamRequest) and detached from the client (fillContext); the
 // response is captured, then stored and shared, or streamed to this
 // request's client alone when it turns out not shareable.
@@ -16,7 +18,7 @@ func (x *call) fetch(f *flight, stale *entry) {
 	defer cancel()
 	cw := &capture{x: x, f: f, stale: stale, cancel: cancel, gen: x.t.generation(), reqTime: x.c.now()}
 	defer cw.recoverAbort()
-	x.h.next.ServeHTTP(cw, x.p.upstreamRequest(x.r.WithContext(ctx), stale))
+	x.h.callNext(cw, x.p.upstreamRequest(x.r.WithContext(ctx), stale), x.asFill)
 	cw.finish()
 }
 

@@ -128,15 +128,101 @@ func proxyTo(t testing.TB, o *origin) http.Handler {
 }
 
 // node is one in-process gateway node: a Cache, a pipeline (a router that
-// sends every path to the route's Middleware in front of the proxy), a
-// client listener and a peer listener mounting PeerHandler.
+// sends every path to the route's Middleware in front of its fill chain,
+// the proxy), a client listener and a peer listener mounting PeerHandler.
+// The route is registered in a published Routes of version 1.
 type node struct {
 	name    string
 	cache   *Cache
-	route   http.Handler // the Middleware
+	chain   *chain // the route's fill chain
 	front   *httptest.Server
 	peer    *httptest.Server
 	entered atomic.Int64 // requests that reached the pipeline from clients
+
+	mu    sync.Mutex
+	route http.Handler // the Middleware
+}
+
+// handler is the node's current route handler.
+func (n *node) handler() http.Handler {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.route
+}
+
+// publish registers pol in a new Routes of version, makes it the node's
+// route and publishes it, as the node does when it swaps in a snapshot.
+func (n *node) publish(t testing.TB, version int64, pol Policy) {
+	t.Helper()
+	rs := n.cache.NewRoutes(version)
+	h, err := rs.Middleware(pol, n.chain)
+	if err != nil {
+		t.Fatalf("Middleware: %v", err)
+	}
+	n.mu.Lock()
+	n.route = h
+	n.mu.Unlock()
+	n.cache.Publish(rs)
+}
+
+// chain is a route's fill chain in tests: the proxy, for clients' misses
+// (ServeHTTP) and the cache's own fills (ServeFill), counting each and
+// keeping the Fills it got and whether their requests carried the
+// client's context (ctxUser): a fill's request must not.
+type chain struct {
+	next http.Handler
+
+	served atomic.Int64 // ServeHTTP calls
+
+	mu        sync.Mutex
+	fills     []Fill
+	clientCtx int // ServeFill requests whose context had a ctxUser value
+}
+
+func (ch *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ch.served.Add(1)
+	ch.next.ServeHTTP(w, r)
+}
+
+func (ch *chain) ServeFill(w http.ResponseWriter, r *http.Request, f Fill) {
+	ch.mu.Lock()
+	ch.fills = append(ch.fills, f)
+	if r.Context().Value(ctxUser{}) != nil {
+		ch.clientCtx++
+	}
+	ch.mu.Unlock()
+	ch.next.ServeHTTP(w, r)
+}
+
+// filled returns the Fills ServeFill got so far and how many of their
+// requests carried a client's context.
+func (ch *chain) filled() ([]Fill, int) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return append([]Fill(nil), ch.fills...), ch.clientCtx
+}
+
+// ctxUser keys the consumer a test node's front put in a client's
+// request context, as the node's authentication does: node state that a
+// peer's fill does not carry.
+type ctxUser struct{}
+
+// userConsumer is a Policy.Key.Consumer reading ctxUser.
+func userConsumer(r *http.Request) string {
+	u, _ := r.Context().Value(ctxUser{}).(string)
+	return u
+}
+
+// withUser is a front hook (cluster.front) that moves the X-Test-User
+// request header into ctxUser, as authentication turns a credential into
+// node state.
+func withUser(r *http.Request) *http.Request {
+	u := r.Header.Get("X-Test-User")
+	r.Header.Del("X-Test-User")
+	if u == "" {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), ctxUser{}, u))
 }
 
 func (n *node) peerAddr() string { return n.peer.Listener.Addr().String() }
@@ -152,7 +238,20 @@ type cluster struct {
 	reg    *prometheus.Registry // node 0's metrics
 
 	mu    sync.Mutex
-	owner func(self int, key string) int // which node node self thinks owns key
+	owner func(self int, key string) int    // which node node self thinks owns key
+	front func(*http.Request) *http.Request // what nodes do to client requests before the route; may be nil
+}
+
+func (cl *cluster) setFront(f func(*http.Request) *http.Request) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.front = f
+}
+
+func (cl *cluster) frontHook() func(*http.Request) *http.Request {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.front
 }
 
 type picker struct {
@@ -198,9 +297,12 @@ func newCluster(t testing.TB, n int, pol Policy, h http.HandlerFunc, opts ...fun
 	cl.origin = newOrigin(t, h)
 	next := proxyTo(t, cl.origin)
 	for i := range n {
-		nd := &node{name: fmt.Sprintf("node-%d", i)}
-		var pipeline http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			nd.route.ServeHTTP(w, r)
+		nd := &node{name: fmt.Sprintf("node-%d", i), chain: &chain{next: next}}
+		pipeline := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if f := cl.frontHook(); f != nil {
+				r = f(r)
+			}
+			nd.handler().ServeHTTP(w, r)
 		})
 		quiet := log.New(io.Discard, "", 0) // handshakes cut short by Close
 		nd.peer = httptest.NewUnstartedServer(nil)
@@ -216,7 +318,7 @@ func newCluster(t testing.TB, n int, pol Policy, h http.HandlerFunc, opts ...fun
 		tr := nd.peer.Client().Transport.(*http.Transport).Clone()
 		cfg := Config{
 			Name: nd.name, Now: cl.clk.Now, MaxBytes: 1 << 20,
-			Transport: tr, Dispatch: pipeline,
+			Transport: tr,
 		}
 		if i == 0 {
 			cfg.Registerer = cl.reg
@@ -233,9 +335,7 @@ func newCluster(t testing.TB, n int, pol Policy, h http.HandlerFunc, opts ...fun
 			t.Fatalf("New: %v", err)
 		}
 		nd.cache = c
-		if nd.route, err = c.Middleware(pol, next); err != nil {
-			t.Fatalf("Middleware: %v", err)
-		}
+		nd.publish(t, 1, pol)
 		nd.peer.Config.Handler = c.PeerHandler()
 		t.Cleanup(func() {
 			nd.front.Close()

@@ -28,7 +28,7 @@ func safeMethod(m string) bool {
 // and then GETs, from any node, does not get the entry the POST changed.
 func (h *handler) invalidating(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Cache-Status"] = []string{statusLine("fwd=bypass; detail=method", h.c.cfg.Name)}
-	h.around(w, r, r)
+	h.around(w, r, r, nil)
 }
 
 // Invalidating returns next wrapped for a route that does not cache: its
@@ -46,25 +46,29 @@ func (c *Cache) Invalidating(route string, next http.Handler) (http.Handler, err
 	if err != nil {
 		return nil, err
 	}
-	return invalidator{h: &handler{c: c, p: cp, next: next}}, nil
+	return invalidator{h: &handler{c: c, p: cp, next: plainNext{next}}}, nil
 }
 
+// invalidator is Invalidating's handler. It is only ever in front of
+// clients: peers' fills and refreshes go to a caching route's handler,
+// and are never unsafe methods anyway.
 type invalidator struct{ h *handler }
 
 func (v invalidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if safeMethod(r.Method) || FromPeer(r.Context()) {
+	if safeMethod(r.Method) {
 		v.h.next.ServeHTTP(w, r)
 		return
 	}
-	v.h.around(w, r, r)
+	v.h.around(w, r, r, nil)
 }
 
 // around serves r from next outside the cache (bypass, pass, unsafe
-// methods) through an outsideWriter; unsafe, if not nil, is invalidated
-// by a non-error answer.
-func (h *handler) around(w http.ResponseWriter, r, unsafe *http.Request) {
+// methods) through an outsideWriter, with next.ServeFill when f is set
+// (the cache's own request); unsafe, if not nil, is invalidated by a
+// non-error answer.
+func (h *handler) around(w http.ResponseWriter, r, unsafe *http.Request, f *Fill) {
 	ow := &outsideWriter{ResponseWriter: w, h: h, unsafe: unsafe}
-	h.next.ServeHTTP(ow, r)
+	h.callNext(ow, r, f)
 	if !ow.done {
 		ow.WriteHeader(http.StatusOK) // next wrote nothing: an empty 200
 	}

@@ -24,7 +24,9 @@ import (
 //	    with its parameters sorted by name (stable: repeated names keep
 //	    their order) minus Key.IgnoreQuery;
 //	  - "h:name=value" per Key.Headers, "c:name=value" per Key.Cookies and
-//	    "u:id" for Key.Consumer, values query-escaped, names sorted.
+//	    "u:id" for Key.Consumer, values query-escaped, names sorted. (The
+//	    owner keys a peer's fill with the consumer in its Fill, which the
+//	    asker got from Key.Consumer.)
 //
 // Purge by prefix matches the URL field. Vary (the policy's and the
 // upstream's) never changes the key: variants are stored under secondary
@@ -40,6 +42,18 @@ func KeyOf(r *http.Request, p Policy) string {
 }
 
 func (p *policy) keyOf(r *http.Request) string {
+	var consumer string
+	if p.Key.Consumer != nil {
+		consumer = p.Key.Consumer(r)
+	}
+	return p.key(r, consumer)
+}
+
+// key is r's key with consumer as its consumer part (used only when the
+// policy keys by consumer): Key.Consumer(r) for a client's request, the
+// asker's Fill.Consumer for a peer's fill, which carries no node state
+// Key.Consumer could read.
+func (p *policy) key(r *http.Request, consumer string) string {
 	path, ok := normalizePath(r.URL.EscapedPath())
 	if !ok {
 		return ""
@@ -51,7 +65,7 @@ func (p *policy) keyOf(r *http.Request) string {
 	host := normalizeHost(r.Host)
 	query := p.normalizeQuery(r.URL.RawQuery)
 	var b strings.Builder
-	b.Grow(len(r.Method) + len(scheme) + len(host) + len(path) + len(query) + 6 + p.extrasSize(r))
+	b.Grow(len(r.Method) + len(scheme) + len(host) + len(path) + len(query) + 6 + p.extrasSize(r, consumer))
 	b.WriteString(r.Method)
 	b.WriteByte(' ')
 	b.WriteString(scheme)
@@ -62,12 +76,12 @@ func (p *policy) keyOf(r *http.Request) string {
 		b.WriteByte('?')
 		b.WriteString(query)
 	}
-	p.writeExtras(&b, r)
+	p.writeExtras(&b, r, consumer)
 	return b.String()
 }
 
 // extrasSize guesses the bytes writeExtras adds, to size the builder.
-func (p *policy) extrasSize(r *http.Request) int {
+func (p *policy) extrasSize(r *http.Request, consumer string) int {
 	n := 0
 	for _, h := range p.keyHeaders {
 		n += len(h) + 4
@@ -79,12 +93,12 @@ func (p *policy) extrasSize(r *http.Request) int {
 		n += len(c) + 16
 	}
 	if p.Key.Consumer != nil {
-		n += 20
+		n += len(consumer) + 8
 	}
 	return n
 }
 
-func (p *policy) writeExtras(b *strings.Builder, r *http.Request) {
+func (p *policy) writeExtras(b *strings.Builder, r *http.Request, consumer string) {
 	for _, h := range p.keyHeaders {
 		b.WriteString(" h:")
 		b.WriteString(strings.ToLower(h))
@@ -101,7 +115,7 @@ func (p *policy) writeExtras(b *strings.Builder, r *http.Request) {
 	}
 	if p.Key.Consumer != nil {
 		b.WriteString(" u:")
-		b.WriteString(url.QueryEscape(p.Key.Consumer(r)))
+		b.WriteString(url.QueryEscape(consumer))
 	}
 }
 

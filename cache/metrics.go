@@ -31,7 +31,10 @@ type metrics struct {
 	vec        *prometheus.CounterVec
 	peerErrors prometheus.Counter
 	peerFills  prometheus.Counter
-	purged     prometheus.Counter
+	// peerMismatches counts fills an owner refused for another config
+	// version (or an unknown route): this node filled them itself.
+	peerMismatches prometheus.Counter
+	purged         prometheus.Counter
 
 	hits, misses, evictions, rejected, dropped *prometheus.Desc
 	costAdded, costEvicted, entries, bytes     *prometheus.Desc
@@ -54,6 +57,10 @@ func newMetrics(c *Cache) *metrics {
 	m.peerFills = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "portico_cache_peer_fills_total",
 		Help: "Fill requests this node answered as owner for its peers.",
+	})
+	m.peerMismatches = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "portico_cache_peer_version_mismatches_total",
+		Help: "Fills an owner refused because it serves another config version (or none yet, or no such cached route); each request then went upstream itself. Not peer errors.",
 	})
 	m.purged = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "portico_cache_purged_entries_total",
@@ -88,7 +95,7 @@ var _ prometheus.Collector = (*metrics)(nil)
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.vec.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.peerErrors.Desc(), m.peerFills.Desc(), m.purged.Desc(),
+	for _, d := range []*prometheus.Desc{m.peerErrors.Desc(), m.peerFills.Desc(), m.peerMismatches.Desc(), m.purged.Desc(),
 		m.hits, m.misses, m.evictions, m.rejected, m.dropped, m.costAdded, m.costEvicted, m.entries, m.bytes, m.maxBytes} {
 		ch <- d
 	}
@@ -98,6 +105,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.vec.Collect(ch)
 	ch <- m.peerErrors
 	ch <- m.peerFills
+	ch <- m.peerMismatches
 	ch <- m.purged
 	for _, t := range []*tier{m.c.owner, m.c.near} {
 		if t != nil {

@@ -1,70 +1,77 @@
 package cache
 
 import (
-	"context"
 	"net/http"
-	"time"
+
+	"github.com/portico-gw/portico/problem"
 )
 
 // handler is the Middleware of one route.
 type handler struct {
 	c    *Cache
+	rs   *Routes // the set it is registered in; nil for Invalidating
 	p    *policy
-	next http.Handler
+	next FillHandler
 }
 
 var _ http.Handler = (*handler)(nil)
 
 // call is one cacheable request that missed: what its fill needs.
 type call struct {
-	h     *handler
-	c     *Cache
-	p     *policy
-	w     http.ResponseWriter // nil for a background refresh
-	r     *http.Request
-	pr    *peerReply // non-nil when a peer sent r: answer raw
-	key   string
-	owner string // the owning peer, when not self
-	self  bool
-	t     *tier // owner tier when self, else near tier
+	h        *handler
+	c        *Cache
+	p        *policy
+	w        http.ResponseWriter // nil for a background refresh
+	r        *http.Request
+	asFill   *Fill      // set when the cache made r itself (a peer's fill, a refresh): next.ServeFill
+	pr       *peerReply // non-nil when a peer sent r: answer raw
+	key      string
+	consumer string // the key's consumer part
+	owner    string // the owning peer, when not self
+	self     bool
+	t        *tier // owner tier when self, else near tier
 }
 
-// ServeHTTP answers r from the cache when it can: a fresh entry here (the
-// owner tier, or the near tier for keys owned elsewhere), else the owner's
-// answer, else a fill from next, coalesced with concurrent requests for
-// the same key at each hop.
+// ServeHTTP answers a client's request r from the cache when it can: a
+// fresh entry here (the owner tier, or the near tier for keys owned
+// elsewhere), else the owner's answer, else a fill from next, coalesced
+// with concurrent requests for the same key at each hop.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, nil, nil)
+}
+
+// serve answers r. f is nil for a client's request; for a peer's fill it
+// is what the asker sent, and pr takes the answer's metadata: the request
+// is then served as owner, never forwarded, and keyed with f.Consumer.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, f *Fill, pr *peerReply) {
 	c, p := h.c, h.p
 	if !p.cacheableRequest(r) {
-		if !safeMethod(r.Method) && !c.stopped.Load() {
+		if f == nil && !safeMethod(r.Method) && !c.stopped.Load() {
 			h.invalidating(w, r)
 			return
 		}
-		h.bypass(w, r, "method")
+		h.bypass(w, r, "method", f)
 		return
 	}
 	if c.stopped.Load() {
-		h.bypass(w, r, "closed")
+		h.bypass(w, r, "closed", f)
 		return
 	}
-	key := p.keyOf(r)
+	var consumer string
+	if f != nil {
+		consumer = f.Consumer
+	} else if p.Key.Consumer != nil {
+		consumer = p.Key.Consumer(r)
+	}
+	key := p.key(r, consumer)
 	if key == "" {
-		h.bypass(w, r, "path")
+		h.bypass(w, r, "path", f)
 		return
 	}
-	mark := markOf(r.Context())
-	owner, self := c.ownerOf(key, p, mark != nil)
+	owner, self := c.ownerOf(key, p, f != nil)
 	t := c.tierFor(self)
 	e, fk := t.lookup(p, key, r)
 	now := c.now()
-	var pr *peerReply
-	if mark != nil {
-		pr = mark.reply
-		if mark.refresh {
-			h.refreshNow(r, key, fk, e, now)
-			return
-		}
-	}
 	if e != nil {
 		switch e.state(now) {
 		case fresh:
@@ -74,11 +81,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case staleServing:
 			c.metrics.served(outcomeStale, self)
 			c.serve(w, r, pr, e, now, "hit; stale; detail=stale-while-revalidate", nil, nil)
-			h.refreshLater(r, fk)
+			h.refreshLater(r, key, fk, consumer)
 			return
 		}
 	}
-	x := &call{h: h, c: c, p: p, w: w, r: r, pr: pr, key: key, owner: owner, self: self, t: t}
+	x := &call{h: h, c: c, p: p, w: w, r: r, asFill: f, pr: pr, key: key, consumer: consumer,
+		owner: owner, self: self, t: t}
 	switch {
 	case onlyIfCached(r):
 		x.onlyIfCached()
@@ -89,13 +97,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// fillFor is the Fill of a request h serves whose key's consumer is
+// consumer: h's route, the version of its Routes, the consumer. It is
+// what this node asks an owner with, and what its refreshes fetch with.
+func (h *handler) fillFor(consumer string) Fill {
+	var version int64
+	if h.rs != nil {
+		version = h.rs.version
+	}
+	return Fill{Route: h.p.Route, Version: version, Consumer: consumer}
+}
+
 // bypass sends a request the cache stays out of straight to next.
-func (h *handler) bypass(w http.ResponseWriter, r *http.Request, detail string) {
+// f is set for the cache's own requests (a peer's fill), which get no
+// Cache-Status line here: the asker adds its own.
+func (h *handler) bypass(w http.ResponseWriter, r *http.Request, detail string, f *Fill) {
 	h.c.metrics.served(outcomeBypass, true)
-	if markOf(r.Context()) == nil {
+	if f == nil {
 		w.Header()["Cache-Status"] = []string{statusLine("fwd=bypass; detail="+detail, h.c.cfg.Name)}
 	}
-	h.around(w, r, nil)
+	h.around(w, r, nil, f)
 }
 
 // fill gets the response for a miss (or an entry that needs revalidation:
@@ -175,11 +196,12 @@ func (x *call) pass(verdict string) {
 	} else {
 		x.w.Header()["Cache-Status"] = []string{statusLine(verdict, x.c.cfg.Name)}
 	}
-	x.h.around(x.w, x.p.upstreamRequest(x.r, nil), nil)
+	x.h.around(x.w, x.p.upstreamRequest(x.r, nil), nil, x.asFill)
 }
 
 // onlyIfCached answers a request with Cache-Control: only-if-cached that
-// missed here: the owner may have it, else 504 (RFC 9111 §5.2.1.7).
+// missed here: the owner may have it, else 504 (RFC 9111 §5.2.1.7) with
+// a not-cached problem body.
 func (x *call) onlyIfCached() {
 	if !x.self {
 		f := &flight{done: make(chan struct{})} // nobody waits on it
@@ -192,53 +214,43 @@ func (x *call) onlyIfCached() {
 	} else {
 		x.w.Header()["Cache-Status"] = []string{statusLine("fwd=miss; detail=only-if-cached", x.c.cfg.Name)}
 	}
-	x.w.WriteHeader(http.StatusGatewayTimeout)
+	problem.Write(x.w, problem.NotCached, "")
 }
 
 func onlyIfCached(r *http.Request) bool {
 	return len(r.Header["Cache-Control"]) > 0 && parseCacheControl(r.Header).onlyIfCached
 }
 
-// refreshLater revalidates fk's stale entry in the background, once: a
-// copy of r goes through Dispatch (a fresh trip through the pipeline,
-// marked as a refresh), or through next when there is no Dispatch.
-func (h *handler) refreshLater(r *http.Request, fk string) {
+// refreshLater revalidates the stale entry r was served in the
+// background, once per entry: the route's handler fills the key as owner
+// with a copy of r that shares nothing with it (rebuilt as a peer's fill
+// is, under the Cache's context), and its fetch calls next.ServeFill with
+// this node's Fill for r: the route, this Routes' version and the key's
+// consumer. The client's conditionals and hop-by-hop fields are not
+// copied.
+func (h *handler) refreshLater(r *http.Request, key, fk, consumer string) {
 	c := h.c
-	if c.cfg.Dispatch != nil {
-		req, err := newFillRequest(r, "").request(context.WithValue(c.ctx, markKey{}, &peerMark{refresh: true}), r.TLS)
-		if err == nil {
-			c.spawn(fk, func() { backgroundRefresh(c.cfg.Dispatch, req) })
-		}
-		return
+	f := h.fillFor(consumer)
+	req, err := newFillRequest(r, "", f).request(c.ctx, nil)
+	if err != nil {
+		return // not expected: r is a request this node accepted
 	}
-	req := r.WithContext(context.WithValue(context.WithoutCancel(r.Context()), markKey{}, &peerMark{refresh: true}))
-	req.Header = r.Header.Clone() // r's own may change once its handler returns
-	c.spawn(fk, func() { backgroundRefresh(h, req) })
+	c.spawn(fk, func() { h.refreshNow(req, key, &f) })
 }
 
-// backgroundRefresh runs a refresh request; its answer goes nowhere.
-func backgroundRefresh(next http.Handler, r *http.Request) {
-	next.ServeHTTP(&discard{header: make(http.Header)}, r)
-}
-
-// refreshNow is a refresh request reaching the middleware: it fills key
-// unless the entry is fresh again or another fill is under way.
-func (h *handler) refreshNow(r *http.Request, key, fk string, stale *entry, now time.Time) {
-	if stale != nil && stale.state(now) == fresh {
+// refreshNow is a background refresh: it fills key unless its entry is
+// fresh again or another fill is under way. The answer goes nowhere.
+func (h *handler) refreshNow(r *http.Request, key string, f *Fill) {
+	c := h.c
+	stale, fk := c.owner.lookup(h.p, key, r)
+	if stale != nil && stale.state(c.now()) == fresh {
 		return
 	}
-	f, leader := h.c.flights.join(fk)
+	fl, leader := c.flights.join(fk)
 	if !leader {
 		return
 	}
-	x := &call{h: h, c: h.c, p: h.p, r: r, key: key, self: true, t: h.c.owner}
-	defer h.c.flights.forget(fk, f)
-	x.fetch(f, stale)
+	defer c.flights.forget(fk, fl)
+	x := &call{h: h, c: c, p: h.p, r: r, asFill: f, key: key, consumer: f.Consumer, self: true, t: c.owner}
+	x.fetch(fl, stale)
 }
-
-// discard is the ResponseWriter of background refreshes.
-type discard struct{ header http.Header }
-
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}

@@ -248,14 +248,7 @@ func TestRevalidation(t *testing.T) {
 }
 
 func TestStaleWhileRevalidate(t *testing.T) {
-	t.Run("through dispatch", func(t *testing.T) { testStaleWhileRevalidate(t) })
-	t.Run("through next", func(t *testing.T) {
-		testStaleWhileRevalidate(t, func(c *Config) { c.Dispatch = nil })
-	})
-}
-
-func testStaleWhileRevalidate(t *testing.T, opts ...func(*Config)) {
-	cl := newCluster(t, 1, Policy{StaleWhileRevalidate: time.Minute}, nil, opts...)
+	cl := newCluster(t, 1, Policy{StaleWhileRevalidate: time.Minute}, nil)
 	release := make(chan struct{})
 	open := releaseOnCleanup(t, release)
 	var version int

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,6 +18,11 @@ import (
 // errPeerTimeout ends a peer request whose answer did not start within
 // Config.PeerTimeout.
 var errPeerTimeout = errors.New("owner did not answer within the peer timeout")
+
+// errVersionMismatch: the owner can't fill the request under the asker's
+// config (it serves another version, none yet, or no such cached route).
+// It is no peer failure: the asker fills the request itself.
+var errVersionMismatch = errors.New("owner does not serve this route under this config version")
 
 // ownerAnswer is an owner's answer whose metadata has been read.
 type ownerAnswer struct {
@@ -34,15 +40,21 @@ func (a *ownerAnswer) close() {
 // shareable entry is kept in the near tier and shared with the waiters;
 // anything else streams to this client alone while the waiters go
 // upstream themselves. It reports false, having written nothing, when the
-// owner could not be asked or its answer broke before anything was sent
-// to the client: the caller then fetches from the upstream itself.
+// owner could not be asked, refused the fill for another config version
+// or its answer broke before anything was sent to the client: the caller
+// then fetches from the upstream itself.
 func (x *call) fromOwner(f *flight) bool {
 	c := x.c
 	ctx, cancel := c.fillContext(x.r.Context())
 	defer cancel()
 	gen := x.t.generation()
 	reqTime := c.now()
-	ans, err := c.askOwner(ctx, x.owner, x.r, x.key, x.w)
+	ans, err := c.askOwner(ctx, x.owner, x.r, x.key, x.h.fillFor(x.consumer), x.w)
+	if errors.Is(err, errVersionMismatch) {
+		c.metrics.peerMismatches.Inc()
+		c.cfg.Logger.Debug("cache owner can't fill under this config", "peer", x.owner, "err", err)
+		return false
+	}
 	if err != nil {
 		c.peerFailed(x.owner, err)
 		return false
@@ -93,12 +105,14 @@ func readBody(r io.Reader, n int64) ([]byte, error) {
 	return body, nil
 }
 
-// askOwner sends r's descriptor to peer and reads the answer's metadata,
-// waiting at most PeerTimeout for it. The body streams under ctx. 103
+// askOwner sends r's descriptor, filled under f, to peer and reads the
+// answer's metadata, waiting at most PeerTimeout for it. A 409 from the
+// owner is errVersionMismatch. The body streams under ctx. 103
 // Early Hints the owner relays go on to hints, the client (if not nil),
 // until the answer's headers come.
-func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key string, hints http.ResponseWriter) (*ownerAnswer, error) {
-	b, err := json.Marshal(newFillRequest(r, key))
+func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key string, f Fill,
+	hints http.ResponseWriter) (*ownerAnswer, error) {
+	b, err := json.Marshal(newFillRequest(r, key, f))
 	if err != nil {
 		return nil, fmt.Errorf("encode fill request: %w", err)
 	}
@@ -125,6 +139,11 @@ func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key 
 	resp, err := c.cfg.Transport.RoundTrip(req)
 	if err != nil {
 		return fail(err)
+	}
+	if v, ok := resp.Header[versionHeader]; ok && resp.StatusCode == http.StatusConflict {
+		resp.Body.Close()
+		return fail(fmt.Errorf("%w: route %q, version %d here, %s there", errVersionMismatch, f.Route, f.Version,
+			strings.Join(v, ",")))
 	}
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != fillContentType {
 		resp.Body.Close()

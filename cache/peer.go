@@ -21,12 +21,21 @@ import (
 //	POST /cache/v1/fill   body: fillRequest (JSON)
 //	  → 200, Content-Type fillContentType, body: a 4-byte big-endian
 //	    length, that many bytes of fillMeta (JSON), then the response body.
+//	  → 409, header Portico-Config-Version: the owner's published version
+//	    ("none"): it can't fill this under the asker's config.
 //	POST /cache/v1/purge  body: Selector (JSON) → 200 {"removed": n}
 //
-// The owner runs a fill through Config.Dispatch with the request rebuilt
-// from the descriptor and marked as coming from a peer, so its Middleware
-// acts as owner and never forwards it. Every size read from a peer is
-// bounded.
+// The owner serves a fill with the published Routes (Cache.Publish): when
+// its version is the descriptor's and it holds the descriptor's route, it
+// rebuilds the request from the descriptor and runs that route's handler
+// as owner (it never forwards a peer's fill), keyed with the descriptor's
+// consumer; what it fetches goes through the route's next.ServeFill with
+// the descriptor's Fill. Nothing else of the owner's node runs: peer
+// listener → PeerHandler → the route's handler → next.ServeFill. Any
+// other version, none published, or no such route: 409, and the asker
+// fills the request itself (counted in
+// portico_cache_peer_version_mismatches_total, not as a peer error).
+// Every size read from a peer is bounded.
 const (
 	fillPath        = "/cache/v1/fill"
 	purgePath       = "/cache/v1/purge"
@@ -35,6 +44,10 @@ const (
 	maxDescriptorBytes = 1 << 20 // a fill request
 	maxMetaBytes       = 1 << 20 // a fill answer's metadata
 	maxPurgeBytes      = 64 << 10
+
+	// versionHeader carries the owner's published config version on a
+	// 409 to a fill it can't serve under the asker's.
+	versionHeader = "Portico-Config-Version"
 )
 
 // fillRequest describes the request a peer wants filled: enough for the
@@ -47,6 +60,14 @@ type fillRequest struct {
 	URI    string      `json:"uri"` // path and query, escaped
 	Header http.Header `json:"header"`
 	Remote string      `json:"remote"` // the client's address, for the proxy
+
+	Route    string `json:"route"`              // Fill.Route
+	Version  int64  `json:"version"`            // Fill.Version
+	Consumer string `json:"consumer,omitempty"` // Fill.Consumer
+}
+
+func (fr *fillRequest) fill() Fill {
+	return Fill{Route: fr.Route, Version: fr.Version, Consumer: fr.Consumer}
 }
 
 // fillMeta heads a fill answer.
@@ -69,28 +90,8 @@ type entryMeta struct {
 	BodyLen        int64         `json:"body_len"`
 }
 
-// peerMark marks a request's context: it came from a peer (or is a
-// background refresh) and this node acts as its owner.
-type peerMark struct {
-	reply   *peerReply // where Middleware leaves the answer's metadata; nil for refreshes
-	refresh bool
-}
-
-type markKey struct{}
-
-// FromPeer reports whether ctx belongs to a request the cache itself
-// issued through Config.Dispatch: a fill a peer asked this node for, or a
-// background refresh. Such a request was admitted (authenticated, limited)
-// where it first arrived, so the pipeline may trust what that node put in
-// it. Clients cannot set the mark.
-func FromPeer(ctx context.Context) bool { return markOf(ctx) != nil }
-
-func markOf(ctx context.Context) *peerMark {
-	m, _ := ctx.Value(markKey{}).(*peerMark)
-	return m
-}
-
-// peerReply is filled in by the owner's Middleware as it answers.
+// peerReply is filled in by the owner's route handler as it answers a
+// peer's fill.
 type peerReply struct {
 	verdict string
 	entry   *entry // the answer is this shareable entry
@@ -102,7 +103,8 @@ type peerReply struct {
 var hopRequestHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer",
 	"Transfer-Encoding", "Upgrade", "If-None-Match", "If-Modified-Since"}
 
-func newFillRequest(r *http.Request, key string) fillRequest {
+// newFillRequest describes r, filled under f, for the owner.
+func newFillRequest(r *http.Request, key string, f Fill) fillRequest {
 	h := r.Header.Clone()
 	for _, k := range hopRequestHeaders {
 		delete(h, k)
@@ -112,7 +114,7 @@ func newFillRequest(r *http.Request, key string) fillRequest {
 		scheme = "https"
 	}
 	return fillRequest{Key: key, Method: r.Method, Scheme: scheme, Host: r.Host, URI: r.URL.RequestURI(),
-		Header: h, Remote: r.RemoteAddr}
+		Header: h, Remote: r.RemoteAddr, Route: f.Route, Version: f.Version, Consumer: f.Consumer}
 }
 
 // request rebuilds the described request as a server would have
@@ -178,15 +180,13 @@ func (c *Cache) PeerHandler() http.Handler {
 	})
 }
 
-// serveFill answers a peer's fill request as the key's owner.
+// serveFill answers a peer's fill request as the key's owner, with the
+// route the descriptor names in the published Routes, or 409 when this
+// node does not serve that route under the descriptor's config version.
 func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
-		return
-	}
-	if c.cfg.Dispatch == nil {
-		http.Error(w, "this node fills no peer requests (no dispatch)", http.StatusServiceUnavailable)
 		return
 	}
 	var fr fillRequest
@@ -194,15 +194,23 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad fill request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	mark := &peerMark{reply: &peerReply{}}
-	req, err := fr.request(context.WithValue(r.Context(), markKey{}, mark), r.TLS)
+	req, err := fr.request(r.Context(), r.TLS)
 	if err != nil {
 		http.Error(w, "bad fill request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	h, served := c.servedRoute(&fr)
+	if h == nil {
+		w.Header().Set(versionHeader, served)
+		http.Error(w, fmt.Sprintf("this node serves no cached route %q under config version %d (it serves version %s)",
+			fr.Route, fr.Version, served), http.StatusConflict)
+		return
+	}
 	c.metrics.peerFills.Inc()
-	pw := &peerWriter{w: w, c: c, reply: mark.reply, header: make(http.Header)}
-	c.cfg.Dispatch.ServeHTTP(pw, req)
+	reply := &peerReply{}
+	pw := &peerWriter{w: w, c: c, reply: reply, header: make(http.Header)}
+	f := fr.fill()
+	h.serve(pw, req, &f, reply)
 	pw.finish()
 }
 

@@ -18,7 +18,7 @@ func TestPeerHandlerRefuses(t *testing.T) {
 	cl := newCluster(t, 2, Policy{}, nil)
 	peer := cl.nodes[0].peer
 	client := peer.Client()
-	good := fillRequest{Method: "GET", Scheme: "https", Host: "example.com", URI: "/a"}
+	good := fillRequest{Method: "GET", Scheme: "https", Host: "example.com", URI: "/a", Version: 1}
 	enc := func(fr fillRequest) string {
 		b, _ := json.Marshal(fr)
 		return string(b)
@@ -43,6 +43,8 @@ func TestPeerHandlerRefuses(t *testing.T) {
 		{"oversized", http.MethodPost, fillPath, `{"header":{"x":["` + strings.Repeat("a", maxDescriptorBytes) + `"]}}`, http.StatusBadRequest},
 		{"purge junk", http.MethodPost, purgePath, "[", http.StatusBadRequest},
 		{"purge two fields", http.MethodPost, purgePath, `{"key":"a","tag":"b"}`, http.StatusBadRequest},
+		{"other version", http.MethodPost, fillPath, with(func(f *fillRequest) { f.Version = 2 }), http.StatusConflict},
+		{"unknown route", http.MethodPost, fillPath, with(func(f *fillRequest) { f.Route = "nope" }), http.StatusConflict},
 		{"good fill", http.MethodPost, fillPath, enc(good), http.StatusOK},
 	}
 	for _, tt := range tests {
@@ -56,6 +58,9 @@ func TestPeerHandlerRefuses(t *testing.T) {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			if resp.StatusCode != tt.want {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tt.want)
+			}
+			if v := resp.Header.Get(versionHeader); tt.want == http.StatusConflict && v != "1" {
+				t.Errorf("%s = %q on a 409, want the owner's version 1", versionHeader, v)
 			}
 		})
 	}
@@ -132,7 +137,8 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, name := range []string{"portico_cache_requests_total", "portico_cache_tier_hits_total", "portico_cache_tier_misses_total",
 		"portico_cache_evictions_total", "portico_cache_added_bytes_total", "portico_cache_evicted_bytes_total",
-		"portico_cache_entries", "portico_cache_bytes", "portico_cache_max_bytes", "portico_cache_peer_errors_total"} {
+		"portico_cache_entries", "portico_cache_bytes", "portico_cache_max_bytes", "portico_cache_peer_errors_total",
+		"portico_cache_peer_version_mismatches_total"} {
 		if !got[name] {
 			t.Errorf("metric %s not gathered", name)
 		}
@@ -172,7 +178,6 @@ func TestConfigValidate(t *testing.T) {
 		{NearTTL: -1},
 		{PeerTimeout: -time.Second},
 		{Owners: owners},
-		{Owners: owners, Transport: http.DefaultTransport},
 		{Name: "two words"},
 	}
 	for _, cfg := range bad {
@@ -198,10 +203,14 @@ func TestFillRequestRoundTrip(t *testing.T) {
 	r.Header.Set("Connection", "close")
 	pol := Policy{}
 	var buf bytes.Buffer
-	_ = json.NewEncoder(&buf).Encode(newFillRequest(r, KeyOf(r, pol)))
+	f := Fill{Route: "r", Version: 7, Consumer: "alice"}
+	_ = json.NewEncoder(&buf).Encode(newFillRequest(r, KeyOf(r, pol), f))
 	var fr fillRequest
 	if err := json.NewDecoder(&buf).Decode(&fr); err != nil {
 		t.Fatal(err)
+	}
+	if fr.fill() != f {
+		t.Errorf("descriptor's fill %+v, want %+v", fr.fill(), f)
 	}
 	got, err := fr.request(t.Context(), nil)
 	if err != nil {

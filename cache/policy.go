@@ -29,7 +29,9 @@ const DefaultMaxObjectSize = 8 << 20
 // owned in the node's region. A Policy is read, never modified, by the
 // Cache.
 type Policy struct {
-	// Route names the route, for metrics. (Optional)
+	// Route names the route: for metrics, and in a Fill, by which the
+	// key's owner finds the route in its published Routes. Unique within
+	// a Routes. (Optional)
 	Route string
 	// TTL is the freshness of responses whose upstream gives none. Zero:
 	// such responses are not stored (no heuristic freshness).

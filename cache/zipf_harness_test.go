@@ -186,9 +186,6 @@ func startZipfSite(tb testing.TB, w *zipfWorkload, n int, maxBytes, nearBytes in
 			s.trs = append(s.trs, tr)
 			cfg.Owners = &ringOwners{ring: r, addrs: addrs, self: cfg.Name}
 			cfg.Transport = tr
-			cfg.Dispatch = http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-				s.routes[i].ServeHTTP(rw, req)
-			})
 		}
 		c, err := New(cfg)
 		if err != nil {
@@ -196,12 +193,14 @@ func startZipfSite(tb testing.TB, w *zipfWorkload, n int, maxBytes, nearBytes in
 			tb.Fatalf("New: %v", err)
 		}
 		s.caches = append(s.caches, c)
-		if n > 1 {
-			s.peers[i].Config.Handler = c.PeerHandler()
-		}
-		if s.routes[i], err = c.Middleware(Policy{}, s.upstream); err != nil {
+		rs := c.NewRoutes(1)
+		if s.routes[i], err = rs.Middleware(Policy{}, plainNext{s.upstream}); err != nil {
 			s.close()
 			tb.Fatalf("Middleware: %v", err)
+		}
+		c.Publish(rs)
+		if n > 1 {
+			s.peers[i].Config.Handler = c.PeerHandler()
 		}
 	}
 	return s
