@@ -83,8 +83,8 @@ func (c *Cache) Close() error {
 
 // ownerOf returns the peer owning key under p, or self. A request that
 // came from a peer is always served here: it is never forwarded again.
-func (c *Cache) ownerOf(key string, p *policy, fromPeer bool) (peer string, self bool) {
-	if fromPeer || c.cfg.Owners == nil || p.bypassLocal {
+func (c *Cache) ownerOf(key string, p *policy, asOwner bool) (peer string, self bool) {
+	if asOwner || c.cfg.Owners == nil || p.bypassLocal {
 		return "", true
 	}
 	peer, self = c.cfg.Owners.Owner(key, p.scope)

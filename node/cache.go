@@ -10,11 +10,13 @@ import (
 	"github.com/portico-gw/portico/cluster"
 	"github.com/portico-gw/portico/cluster/ring"
 	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/exchange"
 )
 
 // This file adapts the cluster to the cache (docs/architecture.md: adapters in
 // one file): owners from the ring, peer addresses from gossip, the peer
-// transport, and the node's pipeline as the owner's fill path.
+// transport. The owner's fill path is each cached route's fill chain,
+// registered per snapshot (compile: cache.Routes, published at the swap).
 
 // newCache builds the node's cache tiers. The cluster starts later (Start),
 // so the owner picker looks it up on each call; until then, and on a
@@ -29,7 +31,6 @@ func (n *Node) newCache(nc config.Node) (*cache.Cache, error) {
 		Owners:       &owners{n: n, self: nc.Name, region: nc.Region},
 		Transport:    peerTransport{n},
 		Peers:        n.livePeerAddrs,
-		Dispatch:     n,
 		Now:          n.now,
 		Registerer:   n.reg,
 		Logger:       n.logger.With("component", "cache"),
@@ -64,11 +65,13 @@ func cachePolicy(rc config.Route) cache.Policy {
 	}
 }
 
-// consumerOf is the cache key's consumer part: the name the route's
-// authenticator found ("" when anonymous), or "" outside the pipeline.
+// consumerOf is the cache key's consumer part on the node that took the
+// client's request: the name the route's authenticator found ("" when
+// anonymous). An owner filling for a peer keys by the consumer the fill
+// names instead.
 func consumerOf(r *http.Request) string {
-	if ex := exchangeOf(r); ex != nil {
-		return ex.who.name()
+	if ex := exchange.Of(r); ex != nil {
+		return ex.Who.Consumer
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/exchange"
 	"github.com/portico-gw/portico/node/proxy"
 	"github.com/portico-gw/portico/node/route"
 )
@@ -117,26 +118,12 @@ func buildRouteParts(rc config.Route, up *proxy.Upstream, onError func(http.Resp
 			return p, fmt.Errorf("cache: %w", err)
 		}
 	}
-	h, err := proxy.NewHandler(rc, up, proxy.HandlerOptions{Path: upstreamPath, ErrorHandler: onError})
+	h, err := proxy.NewHandler(rc, up, proxy.HandlerOptions{Path: exchange.UpstreamPath, ErrorHandler: onError})
 	if err != nil {
 		return p, err
 	}
 	p.handler = h
 	return p, nil
-}
-
-// ErrRemovesAllRoutes is returned by ApplyGateway for a document without
-// routes (an empty PUT body, say) unless ApplyOptions.Force is set: it
-// would answer 404 to every request.
-var ErrRemovesAllRoutes = errors.New("the document has no routes: the gateway would answer 404 to every request (force it if that is what you want)")
-
-// ApplyOptions adjust ApplyGateway.
-type ApplyOptions struct {
-	// IfVersion, if not zero, must equal the version served now, or
-	// ErrVersionConflict is returned (compare-and-set).
-	IfVersion int64
-	// Force accepts a document without routes.
-	Force bool
 }
 
 // checkErrors labels a compile error as config.Errors of file, the form

@@ -1,13 +1,25 @@
 // Package node is the composition root of one Portico gateway node. It
-// loads the config, compiles each snapshot into a request pipeline (router,
-// per-route stages, upstream pools), swaps pipelines atomically on reload,
-// serves the edge and admin listeners and runs the node's lifecycle
-// (start, reload, drain, stop).
+// loads the config, compiles each snapshot into a pipeline (the router and
+// one chain of stages per route, compile.go), swaps pipelines atomically
+// on reload, serves the edge and admin listeners, and runs the node's
+// lifecycle (start, reload, drain, stop).
 //
-// It owns the one place where gateway errors become HTTP statuses and
-// application/problem+json bodies (problem.go), and the adapters that wire
-// the leaf packages (edge, and later cluster, cache, limiter) together. It
-// may import every package of this module except cmd and bench.
+// A request's way (pipeline.go): ServeHTTP loads the snapshot, makes the
+// request's exchange (node/exchange), matches a route (flood guard, TRACE
+// refused, path normalization, router), runs that route's chain, and
+// records the exchange in metrics and the access log. A chain is built
+// once per snapshot, innermost first, by compileRoute: the fill chain (the
+// upstream proxy; a cache owner runs it directly for a peer's fill), the
+// cache, rate limits (node/limit), authentication (node/auth), the body
+// limit (node/guard). Each stage is its own package with a constructor
+// that returns next unchanged when the route does not use it; adding a
+// stage is one package and one line in compileRoute.
+//
+// It also owns the one place where pipeline errors become problems
+// (statusOf in problem.go; the problems themselves are package problem's
+// table), and the adapters that wire the leaf packages (edge, cluster,
+// cache, limiter) and node/admin to the node. It may import every package
+// of this module except cmd and bench.
 //
 // Concurrency: a Node's exported methods may be called from any goroutine.
 // Requests always finish on the pipeline they started with; Reload and

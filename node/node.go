@@ -22,6 +22,7 @@ import (
 	"github.com/portico-gw/portico/edge"
 	"github.com/portico-gw/portico/limiter"
 	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/limit"
 	"github.com/portico-gw/portico/node/observe"
 )
 
@@ -98,9 +99,6 @@ type Node struct {
 	wg       sync.WaitGroup
 	errc     chan error
 
-	// policyHeaders caches RateLimit-Policy values by policyKey.
-	policyHeaders sync.Map
-
 	// cache is the node's share of the response cache (owner and near
 	// tiers), shared by every pipeline.
 	cache *cache.Cache
@@ -109,9 +107,10 @@ type Node struct {
 	// when off), checked before routing. Both live as long as the node:
 	// node.server changes need a restart.
 	limits  *limiter.Limiter
-	ipGuard *limiter.IPGuard
-	// limitMetrics count rate limit decisions per route and policy.
-	limitMetrics *limitMetrics
+	ipGuard *limit.IPGuard
+	// limitShared is what every route's limit stage shares: the limiter,
+	// the decision counters, the formatted policy headers.
+	limitShared *limit.Shared
 
 	// Cluster mode (nil cluster: a single node).
 	cluster      *cluster.Cluster
@@ -176,10 +175,11 @@ func New(cfg Config) (*Node, error) {
 		err = checkErrors(n.cfg.File, err)
 		_ = log.Close()
 		_ = n.cache.Close()
-		_ = n.limits.Close()
+		_ = n.limits.Close(context.Background()) // nothing sent yet: no cluster
 		return nil, err
 	}
 	n.pipe.Store(p)
+	n.cache.Publish(p.fills)
 	n.metrics.SetConfigVersion(uint64(snap.Version))
 	return n, nil
 }
@@ -334,7 +334,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	// The limiter sends its last hits and quota counters to their owners
 	// over the cluster, so it closes while the cluster still runs.
-	errs = append(errs, n.limits.Close())
+	errs = append(errs, n.limits.Close(ctx))
 	if n.cluster != nil {
 		errs = append(errs, n.cluster.Shutdown(ctx))
 	}

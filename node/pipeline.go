@@ -1,21 +1,21 @@
 package node
 
 import (
-	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/portico-gw/portico/cache"
+	"github.com/portico-gw/portico/node/auth"
 	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/exchange"
+	"github.com/portico-gw/portico/node/limit"
 	"github.com/portico-gw/portico/node/observe"
 	"github.com/portico-gw/portico/node/proxy"
 	"github.com/portico-gw/portico/node/route"
+	"github.com/portico-gw/portico/problem"
 )
 
 // pipeline is one compiled config snapshot: everything a request needs,
@@ -24,170 +24,177 @@ import (
 type pipeline struct {
 	snap      *config.Snapshot
 	router    *route.Router
-	routes    []*routeStage // index = route index in snap.Gateway.Routes
+	routes    []*routeChain // index = route index in snap.Gateway.Routes
 	upstreams map[string]*proxy.Upstream
 	trusted   []netip.Prefix
-	log       *observe.AccessLog
-	consumers *consumerTable
+	// resolve finds a request's client address (trusted proxies
+	// considered): the exchanges' resolver.
+	resolve func(*http.Request) netip.Addr
+	log     *observe.AccessLog
+	// keys are the consumers by name and API key; plans their limits.
+	keys  *auth.Keys
+	plans *limit.Plans
+	// fills are the cached routes, published to the cache for peers'
+	// fills once this pipeline is swapped in.
+	fills *cache.Routes
 }
 
-// routeStage is one route's compiled stages.
-type routeStage struct {
+// routeChain is one route compiled: how its upstream path is made, and
+// its chain of stages (compileRoute assembles it).
+type routeChain struct {
 	name     string
 	upstream string
-	maxBody  int64
-	strip    string
+	strip    string // normalized
 	rewrite  *route.Template
-	proxy    http.Handler
+	chain    http.Handler
 	metrics  *observe.RouteMetrics
-	// auth identifies consumers (nil: the route has no auth); limits
-	// are the route's own rate limits.
-	auth   *routeAuth
-	limits []limitRule
 }
 
-// exchange is the per-request state shared by the pipeline's stages
-// through the request context. It lives for one ServeHTTP call.
-type exchange struct {
-	rec          recorder  // the client's writer, wrapped (one allocation with the exchange)
-	body         bodyCount // the client's body, counted (idem)
-	id           string
-	start        time.Time
-	upstreamPath string
-	target       string
-	upstreamDur  time.Duration
-	retries      int
-	errSlug      string
-	who          identity   // the consumer, once authenticated
-	ip           netip.Addr // the client's address, once resolved
-	ipDone       bool
-}
-
-// clientAddr resolves the client's address once per request (trusted
-// proxies respected).
-func (ex *exchange) clientAddr(r *http.Request, p *pipeline) netip.Addr {
-	if !ex.ipDone {
-		ex.ip, ex.ipDone = proxy.ClientIP(r, p.trusted), true
+// upstreamPath is the path the upstream gets for the normalized path
+// (res: the match, for a rewrite's parameters).
+func (rc *routeChain) upstreamPath(path string, res *route.Result) string {
+	switch {
+	case rc.rewrite != nil:
+		return rc.rewrite.Expand(res)
+	case rc.strip != "":
+		return route.StripPrefix(path, rc.strip)
 	}
-	return ex.ip
+	return path
 }
 
-// clientIP is clientAddr as text ("invalid IP" when there is none).
-func (ex *exchange) clientIP(r *http.Request, p *pipeline) string {
-	return ex.clientAddr(r, p).String()
-}
+// hdrConsumer is reserved for the gateway: it names a consumer only the
+// gateway may vouch for, so a client's own is removed from every request
+// before any stage or upstream sees it (an upstream may trust it only
+// when the gateway sets it).
+const hdrConsumer = "Portico-Consumer"
 
-type exchangeKey struct{}
-
-func exchangeOf(r *http.Request) *exchange {
-	ex, _ := r.Context().Value(exchangeKey{}).(*exchange)
-	return ex
-}
-
-// ServeHTTP runs a request through the current pipeline: request id, IP
-// guard, TRACE refused (501 before routing: an upstream's echo would hand
-// cookies and credentials to a script, cross-site tracing; no route can
-// turn it on), path normalization, route match, body limit,
-// authentication, rate limits, upstream, then metrics and the access log.
+// ServeHTTP runs a request through the current pipeline: it loads the
+// snapshot, matches a route (match), runs that route's chain, and records
+// the exchange in metrics and the access log (finish).
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := n.pipe.Load()
-	ex := &exchange{start: n.now(), id: n.requestID(r)}
-	ex.rec.ResponseWriter = w
-	rec := &ex.rec
-	var rs *routeStage
-	defer func() { n.finish(p, rs, ex, rec, r) }()
-
+	ex := &exchange.Exchange{}
+	ex.Init(w, n.requestID(r), n.now(), p.resolve)
 	// The id's one-element slice is shared by the request and the
 	// response headers: nothing mutates it, and it saves an allocation.
 	w.Header()["X-Request-Id"] = r.Header["X-Request-Id"]
-	// The cache's own requests (a peer's fill, a background refresh) were
-	// admitted where they arrived: not counted again here.
-	fromPeer := cache.FromPeer(r.Context())
-	if _, ok := r.Header[hdrConsumer]; ok && !fromPeer {
-		delete(r.Header, hdrConsumer) // only the cache's own requests may carry it
+	// From here r is the pipeline's own copy: stages may change its URL
+	// and headers (authentication drops the credentials it read).
+	r = exchange.With(r, ex)
+	delete(r.Header, hdrConsumer)
+	var rc *routeChain
+	// Deferred: ReverseProxy aborts a broken response copy with a panic
+	// (http.ErrAbortHandler), and the exchange is still recorded.
+	defer func() { n.finish(p, rc, ex, r) }()
+	if rc = n.match(&ex.Rec, r, p, ex); rc != nil {
+		rc.chain.ServeHTTP(&ex.Rec, r)
 	}
-	if !fromPeer && !n.guardIP(rec, r, p, ex) {
-		return
+}
+
+// match runs what comes before a route, then the router: the per-address
+// flood guard, TRACE refused (501 before routing: an upstream's echo would
+// hand cookies and credentials to a script, cross-site tracing; no route
+// can turn it on), the #fragment cut, path normalization, route match
+// (404, 405). It returns the matched route with the exchange's route and
+// upstream path set, or nil when it answered.
+func (n *Node) match(w http.ResponseWriter, r *http.Request, p *pipeline, ex *exchange.Exchange) *routeChain {
+	if !n.ipGuard.Admit(w, r, ex) {
+		return nil
 	}
 	if r.Method == http.MethodTrace {
-		n.fail(rec, ex, probNoTrace)
-		return
+		ex.Fail(w, problem.TraceNotSupported)
+		return nil
 	}
 	if strings.IndexByte(r.RequestURI, '#') >= 0 && !proxy.DropFragment(r) {
-		n.fail(rec, ex, probBadPath)
-		return
+		ex.Fail(w, problem.BadPath)
+		return nil
 	}
 	path, err := route.Normalize(r.URL.EscapedPath())
 	if err != nil {
-		n.fail(rec, ex, probBadPath)
-		return
+		ex.Fail(w, problem.BadPath)
+		return nil
 	}
 	var res route.Result
 	switch p.router.Match(r, path, &res) {
 	case route.NotFound:
-		n.fail(rec, ex, probNoRoute)
-		return
+		ex.Fail(w, problem.NoRoute)
+		return nil
 	case route.MethodNotAllowed:
-		rec.Header().Set("Allow", strings.Join(p.router.Allowed(r, path), ", "))
-		n.fail(rec, ex, probNoMethod)
-		return
+		w.Header().Set("Allow", strings.Join(p.router.Allowed(r, path), ", "))
+		ex.Fail(w, problem.MethodNotAllowed)
+		return nil
 	}
-	rs = p.routes[res.Route]
-	if r.ContentLength > rs.maxBody {
-		n.fail(rec, ex, probTooLarge)
-		return
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		ex.body.rc = http.MaxBytesReader(rec, r.Body, rs.maxBody)
-		r.Body = &ex.body
-	}
-	switch {
-	case rs.rewrite != nil:
-		ex.upstreamPath = rs.rewrite.Expand(&res)
-	case rs.strip != "":
-		ex.upstreamPath = route.StripPrefix(path, rs.strip)
-	default:
-		ex.upstreamPath = path
-	}
-	// From here r is the pipeline's own copy: authentication may
-	// replace its URL to drop a credential from the query.
-	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if rs.auth != nil && !n.authenticate(rec, r, p, rs.auth, ex) {
-		return
-	}
-	if !fromPeer && !n.applyLimits(rec, r, p, rs, ex) {
-		return
-	}
-	rs.proxy.ServeHTTP(rec, r)
+	rc := p.routes[res.Route]
+	ex.Route = rc.name
+	ex.UpstreamPath = rc.upstreamPath(path, &res)
+	return rc
 }
 
-func (n *Node) fail(w http.ResponseWriter, ex *exchange, p problem) {
-	ex.errSlug = p.Slug
-	writeProblem(w, p, ex.id)
+// fillChain is a route's upstream and response stages (today the proxy):
+// what a cache miss of this node's client runs (ServeHTTP, after the
+// route's client-facing stages), and what the cache runs without a
+// client's request in front — a peer's fill on this owner, a background
+// refresh — through ServeFill, which sets up the exchange those stages
+// need from the fill's descriptor. Client-facing stages (flood guard,
+// authentication, limits) are not in it: a fill was admitted where it
+// arrived.
+type fillChain struct {
+	n    *Node
+	p    *pipeline
+	rc   *routeChain
+	next http.Handler
+}
+
+var _ cache.FillHandler = (*fillChain)(nil)
+
+func (f *fillChain) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.next.ServeHTTP(w, r) }
+
+// ServeFill implements cache.FillHandler: a fill for fl.Consumer under
+// this route. The request id comes with the fill (it joins the logs of
+// both nodes); the upstream path is made as for a client, from the same
+// route of the same config version.
+func (f *fillChain) ServeFill(w http.ResponseWriter, r *http.Request, fl cache.Fill) {
+	n, p, rc := f.n, f.p, f.rc
+	ex := &exchange.Exchange{}
+	ex.Init(w, n.requestID(r), n.now(), p.resolve)
+	ex.Route = rc.name
+	if id, ok := p.keys.Identity(fl.Consumer); ok {
+		ex.Who = id
+	}
+	r = exchange.With(r, ex)
+	defer n.finish(p, rc, ex, r)
+	path, err := route.Normalize(r.URL.EscapedPath())
+	if err != nil {
+		ex.Fail(&ex.Rec, problem.BadPath)
+		return
+	}
+	var res route.Result
+	if rc.rewrite != nil {
+		// The rewrite's parameters come from the match; under the same
+		// config the same route matches, or the fill is refused.
+		if p.router.Match(r, path, &res) != route.Found || p.routes[res.Route] != rc {
+			ex.Fail(&ex.Rec, problem.NoRoute)
+			return
+		}
+	}
+	ex.UpstreamPath = rc.upstreamPath(path, &res)
+	f.next.ServeHTTP(&ex.Rec, r)
 }
 
 // proxyError is every route proxy's ErrorHandler: the upstream failed
 // before a response started. statusOf decides the status.
 func (n *Node) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	ex := exchangeOf(r)
-	p := statusOf(r.Context(), err)
+	t := statusOf(r.Context(), err)
+	ex := exchange.Of(r)
 	if ex == nil {
-		writeProblem(w, p, "")
+		problem.Write(w, t, "")
 		return
 	}
-	n.logger.Debug("upstream failed", "request_id", ex.id, "status", p.Status, "err", err)
-	n.fail(w, ex, p)
+	n.logger.Debug("upstream failed", "request_id", ex.ID, "status", t.Status(), "err", err)
+	ex.Fail(w, t)
 }
 
-// upstreamPath is every route proxy's Path option.
-func upstreamPath(r *http.Request) string {
-	if ex := exchangeOf(r); ex != nil {
-		return ex.upstreamPath
-	}
-	return r.URL.EscapedPath()
-}
-
-// attemptEvents feeds proxy attempts into the exchange and the metrics.
+// attemptEvents feeds proxy attempts into the metrics and the exchange.
 type attemptEvents struct{ n *Node }
 
 func (e attemptEvents) Attempt(r *http.Request, a proxy.Attempt) {
@@ -196,12 +203,8 @@ func (e attemptEvents) Attempt(r *http.Request, a proxy.Attempt) {
 	if a.Retry {
 		um.Retry()
 	}
-	if ex := exchangeOf(r); ex != nil {
-		ex.target = a.Target
-		ex.upstreamDur += a.Duration
-		if a.Retry {
-			ex.retries++
-		}
+	if ex := exchange.Of(r); ex != nil {
+		ex.Attempt(a.Target, a.Duration, a.Retry)
 	}
 }
 
@@ -216,66 +219,52 @@ func outcomeOf(err error) observe.Outcome {
 }
 
 // finish records the exchange in metrics and the access log.
-func (n *Node) finish(p *pipeline, rs *routeStage, ex *exchange, rec *recorder, r *http.Request) {
-	status := rec.status
+func (n *Node) finish(p *pipeline, rc *routeChain, ex *exchange.Exchange, r *http.Request) {
+	rec := &ex.Rec
+	status := rec.Status()
 	if status == 0 {
 		// The handler wrote nothing: the client left, or a streaming copy
 		// was aborted before the first byte.
-		status = probClientGone.Status
+		status = problem.ClientClosedRequest.Status()
 	}
-	dur := n.now().Sub(ex.start)
-	routeName, upstream := "", ""
-	if rs != nil {
-		routeName, upstream = rs.name, rs.upstream
-		rs.metrics.Observe(r.Method, status, dur, ex.body.read(), rec.bytes)
+	dur := n.now().Sub(ex.Start)
+	upstream := ""
+	if rc != nil {
+		upstream = rc.upstream
+		rc.metrics.Observe(r.Method, status, dur, ex.Body.Count(), rec.Bytes())
 	} else {
-		n.unrouted.Observe(r.Method, status, dur, ex.body.read(), rec.bytes)
+		n.unrouted.Observe(r.Method, status, dur, ex.Body.Count(), rec.Bytes())
 	}
 	if !p.log.Enabled() {
 		return
 	}
+	var slug string
+	if ex.Problem != 0 {
+		slug = ex.Problem.Slug()
+	}
 	p.log.Log(&observe.Entry{
-		Time:             ex.start,
-		RequestID:        ex.id,
-		Route:            routeName,
+		Time:             ex.Start,
+		RequestID:        ex.ID,
+		Route:            ex.Route,
 		Method:           r.Method,
 		Host:             r.Host,
 		Path:             r.URL.Path,
 		Query:            r.URL.RawQuery,
 		Proto:            r.Proto,
 		Status:           status,
-		BytesIn:          ex.body.read() + rec.upgradedIn,
-		BytesOut:         rec.bytes,
+		BytesIn:          ex.Body.Count() + rec.UpgradedIn(),
+		BytesOut:         rec.Bytes(),
 		Duration:         dur,
 		Upstream:         upstream,
-		Target:           ex.target,
-		UpstreamDuration: ex.upstreamDur,
-		Retries:          ex.retries,
-		ClientIP:         ex.clientIP(r, p),
+		Target:           ex.Target,
+		UpstreamDuration: ex.UpstreamDuration,
+		Retries:          ex.Retries,
+		ClientIP:         ex.ClientAddr(r).String(),
 		UserAgent:        r.UserAgent(),
-		Consumer:         ex.who.name(),
-		Error:            ex.errSlug,
+		Consumer:         ex.Who.Consumer,
+		Error:            slug,
 	})
 }
-
-// bodyCount counts the bytes of the client's request body as they are
-// read (a chunked body declares no length). The upstream transport may
-// still read it after the proxy returned, hence the atomic.
-type bodyCount struct {
-	rc io.ReadCloser
-	n  atomic.Int64
-}
-
-func (b *bodyCount) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	b.n.Add(int64(n))
-	return n, err
-}
-
-func (b *bodyCount) Close() error { return b.rc.Close() }
-
-// read returns the body bytes read so far.
-func (b *bodyCount) read() int64 { return b.n.Load() }
 
 // requestID keeps a sane incoming X-Request-Id (1–128 characters of
 // [A-Za-z0-9._:-]) so traces join up across hops, and otherwise makes a
