@@ -81,7 +81,7 @@ type Node struct {
 	reg      *prometheus.Registry
 
 	pipe  atomic.Pointer[pipeline]
-	store *docStore
+	saved *savedConfig
 	// fileDigest is the digest of the file's gateway part when it was
 	// last applied or seen; guarded by mu.
 	fileDigest string
@@ -150,7 +150,7 @@ func New(cfg Config) (*Node, error) {
 	n.reg = prometheus.NewRegistry()
 	n.metrics = observe.NewMetrics(n.reg)
 	n.unrouted = n.metrics.Route("(unrouted)")
-	if n.store, err = openDocStore(f.Node.DataDir); err != nil {
+	if n.saved, err = openSavedConfig(f.Node.DataDir); err != nil {
 		return nil, err
 	}
 	snap, err := n.startingSnapshot(f)

@@ -11,9 +11,9 @@ import (
 
 // startingSnapshot picks the first snapshot: the file's gateway document,
 // or the stored one when the file has not changed since it was last
-// applied (see docStore for why).
+// applied (see savedConfig for why).
 func (n *Node) startingSnapshot(f *config.File) (*config.Snapshot, error) {
-	st, err := n.store.load()
+	st, err := n.saved.load()
 	if err != nil {
 		return nil, err
 	}
@@ -29,9 +29,9 @@ func (n *Node) startingSnapshot(f *config.File) (*config.Snapshot, error) {
 		}
 		return fromFile, n.persist(fromFile, "file")
 	}
-	g, err := config.ParseGateway(n.store.path, []byte(st.Document), nil)
+	g, err := config.ParseGateway(n.saved.path, []byte(st.Document), nil)
 	if err != nil {
-		return nil, fmt.Errorf("stored config %s: %w", n.store.path, err)
+		return nil, fmt.Errorf("stored config %s: %w", n.saved.path, err)
 	}
 	snap := config.NewSnapshot(&config.File{Node: f.Node, Gateway: *g}, st.Version)
 	if snap.Digest != fromFile.Digest {
@@ -46,13 +46,13 @@ func (n *Node) startingSnapshot(f *config.File) (*config.Snapshot, error) {
 // its last config; with none, the file's document serves as version 0
 // until the cluster's arrives (or this node, leading a new cluster,
 // proposes it as version 1).
-func (n *Node) startingClusterSnapshot(f *config.File, st *storedDoc) (*config.Snapshot, error) {
+func (n *Node) startingClusterSnapshot(f *config.File, st *savedRecord) (*config.Snapshot, error) {
 	if st == nil || st.Source != "cluster" {
 		return config.NewSnapshot(f, 0), nil
 	}
-	g, err := config.ParseGateway(n.store.path, []byte(st.Document), nil)
+	g, err := config.ParseGateway(n.saved.path, []byte(st.Document), nil)
 	if err != nil {
-		return nil, fmt.Errorf("stored config %s: %w", n.store.path, err)
+		return nil, fmt.Errorf("stored config %s: %w", n.saved.path, err)
 	}
 	n.logger.Info("serving the last cluster config this node applied until the cluster answers", "version", st.Version)
 	return config.NewSnapshot(&config.File{Node: f.Node, Gateway: *g}, st.Version), nil
@@ -104,7 +104,7 @@ func (n *Node) Reload() error {
 	} else if fileDigest == n.fileDigest {
 		next = config.NewSnapshot(&config.File{Node: f.Node, Gateway: old.snap.Gateway}, old.snap.Version+1)
 		if old.snap.Digest != fileDigest {
-			// The rule at start (docStore): the latest write wins. The
+			// The rule at start (savedConfig): the latest write wins. The
 			// file's routes are those it had when last applied, so the
 			// served document, written later through the admin API, is kept.
 			n.logger.Info("reload: keeping the config written through the admin API; the file's routes and upstreams are unchanged since it was last applied, so they are older (edit the file to apply it)",
@@ -231,7 +231,7 @@ func (n *Node) swap(old *pipeline, next *config.Snapshot, source, fileDigest str
 
 func (n *Node) persist(s *config.Snapshot, source string) error {
 	doc := s.Gateway.Document()
-	return n.store.save(&storedDoc{Version: s.Version, Digest: s.Digest, FileDigest: n.fileDigest, Source: source, Document: string(doc)})
+	return n.saved.save(&savedRecord{Version: s.Version, Digest: s.Digest, FileDigest: n.fileDigest, Source: source, Document: string(doc)})
 }
 
 func (n *Node) warnRestartNeeded(old, next config.Node) {

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 )
 
-// docStore persists the gateway document the node serves, so that an
+// savedConfig persists the gateway document the node serves, so that an
 // acknowledged write (PUT /config or a SIGHUP reload) survives a restart.
 // It lives in DATA_DIR/gateway.json, written atomically (temp file, fsync,
 // rename, fsync of the directory) before the write is acknowledged.
@@ -19,12 +19,12 @@ import (
 // last applied: if the file still has that digest, nobody edited it since,
 // and the stored document (maybe a later API write) wins; if the file
 // changed, the file is the newer write and is applied.
-type docStore struct {
+type savedConfig struct {
 	path string
 }
 
-// storedDoc is the on-disk record.
-type storedDoc struct {
+// savedRecord is the on-disk record.
+type savedRecord struct {
 	Version    int64  `json:"version"`
 	Digest     string `json:"digest"`
 	FileDigest string `json:"file_digest"` // the file's gateway digest when last applied from or seen in the file
@@ -32,15 +32,15 @@ type storedDoc struct {
 	Document   string `json:"document"`    // the gateway document, YAML
 }
 
-func openDocStore(dataDir string) (*docStore, error) {
+func openSavedConfig(dataDir string) (*savedConfig, error) {
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir (node.data_dir) %s: %w", dataDir, err)
 	}
-	return &docStore{path: filepath.Join(dataDir, "gateway.json")}, nil
+	return &savedConfig{path: filepath.Join(dataDir, "gateway.json")}, nil
 }
 
 // load returns the stored record, or nil when there is none yet.
-func (s *docStore) load() (*storedDoc, error) {
+func (s *savedConfig) load() (*savedRecord, error) {
 	data, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -48,7 +48,7 @@ func (s *docStore) load() (*storedDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read stored config: %w", err)
 	}
-	var d storedDoc
+	var d savedRecord
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("stored config %s is corrupt (move it away to start from the file): %w", s.path, err)
 	}
@@ -56,7 +56,7 @@ func (s *docStore) load() (*storedDoc, error) {
 }
 
 // save writes d durably, replacing the previous record atomically.
-func (s *docStore) save(d *storedDoc) error {
+func (s *savedConfig) save(d *savedRecord) error {
 	data, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err
