@@ -64,7 +64,11 @@ func (c StreamConfig) withDefaults() StreamConfig {
 // that completed the mutual TLS handshake (a certificate from a cluster
 // key, ALPN Proto): a connection without one never reaches the caller.
 // Handshakes run on their own goroutines, so a slow or silent client
-// holds up no one. Close stops them all and returns when they are done.
+// holds up no one. Close stops them all and returns when they are done,
+// and closes every connection it accepted that is still open: a server
+// (hashicorp/raft's NetworkTransport) that reads until its peer hangs up
+// would otherwise keep a goroutine per connection for as long as the peer
+// keeps it open.
 type StreamListener struct {
 	ln    net.Listener
 	tls   *tls.Config
@@ -77,7 +81,28 @@ type StreamListener struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 
+	mu     sync.Mutex
+	open   map[*acceptedConn]struct{} // handed out by Accept, not closed yet; guarded by mu
+	closed bool                       // guarded by mu
+
 	refused *refusalLog
+}
+
+// acceptedConn is an accepted connection that leaves its listener's set
+// when closed.
+type acceptedConn struct {
+	*tls.Conn
+	l    *StreamListener
+	once sync.Once
+}
+
+func (c *acceptedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.open, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // NewStreamListener starts accepting on ln (which it owns from now on:
@@ -91,6 +116,7 @@ func NewStreamListener(c *Credentials, ln net.Listener, cfg StreamConfig) (*Stre
 		ln: ln, tls: c.streamServerTLS(cfg.Proto), cfg: cfg,
 		conns: make(chan net.Conn), done: make(chan struct{}),
 		slots:   make(chan struct{}, cfg.MaxHandshakes),
+		open:    map[*acceptedConn]struct{}{},
 		refused: newRefusalLog(cfg.Logger, cfg.Name, cfg.RefusalLogEvery),
 	}
 	l.ctx, l.stop = context.WithCancel(context.Background())
@@ -98,8 +124,8 @@ func NewStreamListener(c *Credentials, ln net.Listener, cfg StreamConfig) (*Stre
 	return l, nil
 }
 
-// Accept returns the next authenticated connection (a *tls.Conn), or
-// net.ErrClosed after Close.
+// Accept returns the next authenticated connection (wrapping a
+// *tls.Conn), or net.ErrClosed after Close.
 func (l *StreamListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
@@ -110,7 +136,8 @@ func (l *StreamListener) Accept() (net.Conn, error) {
 }
 
 // Close stops accepting, aborts handshakes in progress and waits for
-// them. It is idempotent.
+// them, then closes the accepted connections still open. It is
+// idempotent.
 func (l *StreamListener) Close() error {
 	var err error
 	l.once.Do(func() {
@@ -118,6 +145,14 @@ func (l *StreamListener) Close() error {
 		l.stop()
 		err = l.ln.Close()
 		l.wg.Wait()
+		l.mu.Lock()
+		l.closed = true
+		open := l.open
+		l.open = nil
+		l.mu.Unlock()
+		for c := range open {
+			_ = c.Conn.Close()
+		}
 	})
 	return err
 }
@@ -174,10 +209,19 @@ func (l *StreamListener) handshake(raw net.Conn) {
 		_ = raw.Close()
 		return
 	}
-	select {
-	case l.conns <- tc:
-	case <-l.done:
+	ac := &acceptedConn{Conn: tc, l: l}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
 		_ = tc.Close()
+		return
+	}
+	l.open[ac] = struct{}{}
+	l.mu.Unlock()
+	select {
+	case l.conns <- ac:
+	case <-l.done:
+		_ = ac.Close()
 	}
 }
 

@@ -198,3 +198,44 @@ func TestStream_CloseAbortsHandshakes(t *testing.T) {
 		t.Error("Accept after Close succeeded")
 	}
 }
+
+// TestStream_CloseEndsAcceptedConns: Close closes the connections it
+// accepted that are still open, so a server blocked reading from a peer
+// that never hangs up (Raft's handler for a pooled connection) returns.
+func TestStream_CloseEndsAcceptedConns(t *testing.T) {
+	raw, _ := listen(t)
+	l, err := peer.NewStreamListener(creds(t, "a", key1), raw, peer.StreamConfig{Proto: proto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readErr := make(chan error, 1)
+	accepted := make(chan struct{})
+	go func() {
+		conn, err := l.Accept()
+		close(accepted)
+		if err != nil {
+			readErr <- err
+			return
+		}
+		_, err = conn.Read(make([]byte, 1)) // the client never writes
+		readErr <- err
+	}()
+	client, err := dialStream(creds(t, "b", key1), l.Addr().String(), proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	<-accepted
+	// Close must end the server's read of the accepted connection.
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Fatal("the server's read returned no error after Close")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server's read of an accepted connection still blocks after Close")
+	}
+}
