@@ -35,7 +35,7 @@
 // never does and is never retried. Only the upgrades a route allows
 // (route.upgrades, default websocket) reach a target; h2c never does.
 //
-// It imports the standard library, node/config, cluster/ring (the
-// rendezvous ranking of balance: hash), golang.org/x/net's httpguts and
-// quic-go (for h3) only.
+// It imports the standard library, node/config, problem (its default
+// error answer), cluster/ring (the rendezvous ranking of balance: hash),
+// golang.org/x/net's httpguts and quic-go (for h3) only.
 package proxy

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/problem"
 )
 
 // Handler proxies one route's requests to its upstream. Build it once per
@@ -179,10 +180,11 @@ func setEscapedPath(u *url.URL, p string) {
 	}
 }
 
-// badGateway is the ErrorHandler when none is given.
+// badGateway is the ErrorHandler when none is given: the gateway's
+// upstream-error problem.
 func (h *Handler) badGateway(w http.ResponseWriter, _ *http.Request, err error) {
 	h.up.opts.Logger.Warn("proxying failed", "route", h.route, "error", err)
-	http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+	problem.Write(w, problem.UpstreamError, "")
 }
 
 // bufferSize is the size of the buffers ReverseProxy copies bodies with.
