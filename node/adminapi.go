@@ -3,10 +3,8 @@ package node
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -110,13 +108,8 @@ func adminTLS(t *config.AdminTLS) (*tls.Config, error) {
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if t.ClientCA != "" {
-		pem, err := os.ReadFile(t.ClientCA)
-		if err != nil {
-			return nil, fmt.Errorf("node.admin.tls.client_ca: %w", err)
-		}
-		tc.ClientCAs = x509.NewCertPool()
-		if !tc.ClientCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("node.admin.tls.client_ca %s: no PEM certificate in it", t.ClientCA)
+		if tc.ClientCAs, err = certPool(t.ClientCA, "node.admin.tls.client_ca"); err != nil {
+			return nil, err
 		}
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}

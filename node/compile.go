@@ -225,13 +225,9 @@ func upstreamTLS(c config.UpstreamTLS) (*tls.Config, error) {
 	}
 	tc := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
 	if c.CA != "" {
-		pem, err := os.ReadFile(c.CA)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca %s: no PEM certificate in it", c.CA)
+		var err error
+		if tc.RootCAs, err = certPool(c.CA, "tls.ca"); err != nil {
+			return nil, err
 		}
 	}
 	if c.Cert != "" {
@@ -242,4 +238,18 @@ func upstreamTLS(c config.UpstreamTLS) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// certPool reads the PEM CA certificates of file; setting names it in
+// errors.
+func certPool(file, setting string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", setting, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s: no PEM certificate in it", setting, file)
+	}
+	return pool, nil
 }
