@@ -70,7 +70,7 @@ func New(o Options) http.Handler {
 	authed("GET /config", http.HandlerFunc(a.getConfig))
 	authed("PUT /config", http.HandlerFunc(a.putConfig))
 	if o.Metrics != nil {
-		authed("GET /metrics", o.Metrics)
+		authed("GET /metrics", noStore(o.Metrics))
 	}
 	if o.Purger != nil {
 		authed("POST /cache/purge", http.HandlerFunc(a.purge))
@@ -110,4 +110,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// noStore marks h's answers as not to be stored by any cache, as every
+// other admin answer is.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
 }

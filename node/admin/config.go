@@ -34,6 +34,7 @@ func (a *api) getConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Cache-Control", "no-store")
 	setVersion(w, snap.Version)
 	_, _ = w.Write(doc)
 }
@@ -46,7 +47,7 @@ func (a *api) getConfig(w http.ResponseWriter, r *http.Request) {
 func (a *api) putConfig(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxConfigBody))
 	if err != nil {
-		problem.Write(w, problem.BodyTooLarge, "")
+		problem.WriteDetail(w, problem.BodyTooLarge, "The config document exceeds 4 MiB.", "")
 		return
 	}
 	var o config.ApplyOptions
