@@ -90,6 +90,11 @@ func (n *Node) compileRoute(p *pipeline, rc config.Route, up *proxy.Upstream, in
 		return nil, err
 	}
 	chain.strip, chain.rewrite = parts.strip, parts.rewrite
+	if parts.rewrite != nil {
+		if chain.params, err = route.NewPaths(rc); err != nil {
+			return nil, err
+		}
+	}
 	fill := &fillChain{n: n, p: p, rc: chain, next: parts.handler}
 	var h http.Handler = fill
 	switch {

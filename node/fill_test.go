@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,8 +42,9 @@ func (u *pathUpstream) snapshot() map[string]int {
 
 // TestClusterCacheFillByRoute: a cache owner fills a peer's miss through
 // the route's fill chain alone. The upstream path is the route's rewrite
-// of the request (its parameters matched again on the owner, under the
-// same config), every key costs one upstream request cluster-wide, and
+// of the request (its parameters recovered from the path on the owner,
+// under the same config — the fill has lost the header the route's
+// condition names), every key costs one upstream request cluster-wide, and
 // the owner's client-facing stages never see the fill: its per-address
 // flood guard does not count the requests it filled for the node that
 // admitted them.
@@ -61,7 +63,7 @@ func TestClusterCacheFillByRoute(t *testing.T) {
 upstreams: [{name: up, targets: [{url: %q}]}]
 routes:
   - name: items
-    match: {paths: ["/items/{id}/parts/{part}"]}
+    match: {paths: ["/items/{id}/parts/{part}"], headers: {X-Forwarded-Proto: https}}
     upstream: up
     rewrite: /v1/things/{id}/{part}
     cache: {}
@@ -75,9 +77,19 @@ routes:
 		}
 		return true
 	})
+	// The route's condition names a header fills never carry (the cache
+	// drops X-Forwarded-Proto unless keyed): the owner must not need it.
 	get := func(n *nodetest.Node, path string) cachedResp {
 		t.Helper()
-		return getCached(t, http.DefaultClient, n.URL+path)
+		req, _ := http.NewRequest("GET", n.URL+path, nil)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return cachedResp{res.StatusCode, string(b), res.Header.Get("Cache-Status")}
 	}
 
 	// burst requests for distinct keys on node A: each admitted by A's

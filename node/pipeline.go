@@ -46,8 +46,11 @@ type routeChain struct {
 	upstream string
 	strip    string // normalized
 	rewrite  *route.Template
-	chain    http.Handler
-	metrics  *observe.RouteMetrics
+	// params recovers a rewrite's parameters from the path alone, for
+	// fills (nil without a rewrite).
+	params  *route.Paths
+	chain   http.Handler
+	metrics *observe.RouteMetrics
 }
 
 // upstreamPath is the path the upstream gets for the normalized path
@@ -78,15 +81,16 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The id's one-element slice is shared by the request and the
 	// response headers: nothing mutates it, and it saves an allocation.
 	w.Header()["X-Request-Id"] = r.Header["X-Request-Id"]
-	// From here r is the pipeline's own copy: stages may change its URL
-	// and headers (authentication drops the credentials it read).
-	r = exchange.With(r, ex)
 	delete(r.Header, hdrConsumer)
 	var rc *routeChain
 	// Deferred: ReverseProxy aborts a broken response copy with a panic
-	// (http.ErrAbortHandler), and the exchange is still recorded.
+	// (http.ErrAbortHandler), and the exchange is still recorded. It reads
+	// r as it is then: the pipeline's copy once a route matched.
 	defer func() { n.finish(p, rc, ex, r) }()
 	if rc = n.match(&ex.Rec, r, p, ex); rc != nil {
+		// From here r is the pipeline's own copy: stages may change its
+		// URL and headers (authentication drops the credentials it read).
+		r = exchange.With(r, ex)
 		rc.chain.ServeHTTP(&ex.Rec, r)
 	}
 }
@@ -169,13 +173,13 @@ func (f *fillChain) ServeFill(w http.ResponseWriter, r *http.Request, fl cache.F
 		return
 	}
 	var res route.Result
-	if rc.rewrite != nil {
-		// The rewrite's parameters come from the match; under the same
-		// config the same route matches, or the fill is refused.
-		if p.router.Match(r, path, &res) != route.Found || p.routes[res.Route] != rc {
-			ex.Fail(&ex.Rec, problem.NoRoute)
-			return
-		}
+	// The rewrite's parameters come from the route's own patterns: the
+	// asker matched this route under the same config, and r has lost
+	// headers its conditions may name (a fill drops what its key leaves
+	// out), so the router could not tell.
+	if rc.params != nil && !rc.params.Match(path, &res) {
+		ex.Fail(&ex.Rec, problem.NoRoute)
+		return
 	}
 	ex.UpstreamPath = rc.upstreamPath(path, &res)
 	f.next.ServeHTTP(&ex.Rec, r)

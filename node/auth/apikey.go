@@ -23,7 +23,9 @@ var _ authenticator = (*apiKey)(nil)
 func (a *apiKey) authenticate(r *http.Request) (exchange.Identity, error) {
 	key := r.Header.Get(a.header)
 	r.Header.Del(a.header)
-	if a.query != "" && r.URL.RawQuery != "" && strings.Contains(r.URL.RawQuery, a.query) {
+	// The parameter's name may come percent-encoded ("api%5Fkey"): only a
+	// query with neither the plain name nor an escape skips the parse.
+	if rq := r.URL.RawQuery; a.query != "" && rq != "" && (strings.Contains(rq, a.query) || strings.IndexByte(rq, '%') >= 0) {
 		v, rest, found := cutQueryParam(r.URL.RawQuery, a.query)
 		if found {
 			u := *r.URL // r's URL may be shared with the server's request

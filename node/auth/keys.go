@@ -13,20 +13,21 @@ import (
 // Built once per config, read-only after: safe for concurrent use.
 type Keys struct {
 	byName map[string]exchange.Identity
-	byKey  map[[sha256.Size]byte]string // key hash → consumer name
+	byKey  map[[sha256.Size]byte]exchange.Identity
 }
 
 // NewKeys indexes g's consumers. API keys are "sha256:HEX" (validated by
 // config; others are skipped).
 func NewKeys(g *config.Gateway) *Keys {
-	k := &Keys{byName: make(map[string]exchange.Identity, len(g.Consumers)), byKey: map[[sha256.Size]byte]string{}}
+	k := &Keys{byName: make(map[string]exchange.Identity, len(g.Consumers)), byKey: map[[sha256.Size]byte]exchange.Identity{}}
 	for _, cc := range g.Consumers {
-		k.byName[cc.Name] = exchange.Identity{Consumer: cc.Name, Group: cc.Group, Plan: cc.Plan}
+		id := exchange.Identity{Consumer: cc.Name, Group: cc.Group, Plan: cc.Plan}
+		k.byName[cc.Name] = id
 		for _, key := range cc.APIKeys {
 			var sum [sha256.Size]byte
 			if h, ok := strings.CutPrefix(key, "sha256:"); ok {
 				if _, err := hex.Decode(sum[:], []byte(h)); err == nil {
-					k.byKey[sum] = cc.Name
+					k.byKey[sum] = id
 				}
 			}
 		}
@@ -45,9 +46,6 @@ func (k *Keys) Identity(name string) (exchange.Identity, bool) {
 // lookup of the hash leaks nothing useful through timing: an attacker
 // would need a preimage.
 func (k *Keys) byHash(sum *[sha256.Size]byte) (exchange.Identity, bool) {
-	name, ok := k.byKey[*sum]
-	if !ok {
-		return exchange.Identity{}, false
-	}
-	return k.byName[name], true
+	id, ok := k.byKey[*sum]
+	return id, ok
 }

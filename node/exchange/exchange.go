@@ -9,7 +9,7 @@ import (
 	"github.com/portico-gw/portico/problem"
 )
 
-// Exchange is one request's state. The zero value is usable; New sets
+// Exchange is one request's state. The zero value is usable; Init sets
 // what every request has.
 type Exchange struct {
 	// Rec wraps the client's writer and Body the client's request body;

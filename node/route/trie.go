@@ -82,7 +82,7 @@ func (n *node) sortEntries() {
 // field-sensitive, and a Result pointer stored in here next to the path
 // would be judged to escape, costing the caller an allocation.
 type search struct {
-	r    *http.Request
+	r    *http.Request // nil in Paths.Match: paths alone
 	path string
 	hit  *entry // the accepted entry, when walk returns true
 	rest string // the hit's catch-all value
@@ -132,6 +132,13 @@ func (s *search) walk(n *node, i int) bool {
 // the value of a catch-all (unused for exact patterns, whose names are all
 // captured already).
 func (s *search) offer(entries []*entry, rest string) bool {
+	if s.r == nil { // Paths: one route's patterns, no conditions
+		if len(entries) == 0 {
+			return false
+		}
+		s.hit, s.rest = entries[0], rest
+		return true
+	}
 	for _, e := range entries {
 		if !e.accepts(s.r) {
 			continue
