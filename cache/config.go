@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/portico-gw/portico/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -80,6 +81,11 @@ type Config struct {
 	// portico_cache_peer_version_mismatches_total). (Optional) If nil,
 	// discarded.
 	Logger *slog.Logger
+	// Problem writes the answers the cache makes itself (the
+	// only-if-cached 504), so that the caller can add the request id and
+	// record the problem. (Optional) If nil, problem.Write without a
+	// request id.
+	Problem func(w http.ResponseWriter, r *http.Request, t problem.Type)
 }
 
 func (c Config) withDefaults() Config {

@@ -214,6 +214,10 @@ func (x *call) onlyIfCached() {
 	} else {
 		x.w.Header()["Cache-Status"] = []string{statusLine("fwd=miss; detail=only-if-cached", x.c.cfg.Name)}
 	}
+	if f := x.c.cfg.Problem; f != nil {
+		f(x.w, x.r, problem.NotCached)
+		return
+	}
 	problem.Write(x.w, problem.NotCached, "")
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/portico-gw/portico/cluster/ring"
 	"github.com/portico-gw/portico/node/config"
 	"github.com/portico-gw/portico/node/exchange"
+	"github.com/portico-gw/portico/problem"
 )
 
 // This file adapts the cluster to the cache (docs/architecture.md: adapters in
@@ -32,6 +33,7 @@ func (n *Node) newCache(nc config.Node) (*cache.Cache, error) {
 		Transport:    peerTransport{n},
 		Peers:        n.livePeerAddrs,
 		Now:          n.now,
+		Problem:      answerProblem,
 		Registerer:   n.reg,
 		Logger:       n.logger.With("component", "cache"),
 	})
@@ -63,6 +65,17 @@ func cachePolicy(rc config.Route) cache.Policy {
 		AllowSetCookie:       c.AllowSetCookie,
 		TagHeaders:           c.TagHeaders,
 	}
+}
+
+// answerProblem is how the cache answers a problem of its own: through
+// the request's exchange (request id, the access log's error) when it has
+// one.
+func answerProblem(w http.ResponseWriter, r *http.Request, t problem.Type) {
+	if ex := exchange.Of(r); ex != nil {
+		ex.Fail(w, t)
+		return
+	}
+	problem.Write(w, t, "")
 }
 
 // consumerOf is the cache key's consumer part on the node that took the

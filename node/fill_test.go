@@ -144,3 +144,32 @@ routes:
 		}
 	}
 }
+
+// TestOnlyIfCachedProblem: the cache's own 504 for only-if-cached on a
+// miss is the not-cached problem with the request's id, like every other
+// answer of the gateway.
+func TestOnlyIfCachedProblem(t *testing.T) {
+	up := &pathUpstream{hits: map[string]int{}}
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	n := nodetest.StartOne(t, "solo", t.TempDir(), fmt.Sprintf(`
+upstreams: [{name: up, targets: [{url: %q}]}]
+routes: [{name: c, upstream: up, cache: {}}]
+`, srv.URL))
+	req, _ := http.NewRequest("GET", n.URL+"/cold", nil)
+	req.Header.Set("Cache-Control", "only-if-cached")
+	req.Header.Set("X-Request-Id", "ask-1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 504 || res.Header.Get("Content-Type") != "application/problem+json" ||
+		!strings.Contains(string(b), `#not-cached"`) || !strings.Contains(string(b), `"request_id":"ask-1"`) {
+		t.Errorf("only-if-cached miss = %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), b)
+	}
+	if len(up.snapshot()) != 0 {
+		t.Errorf("only-if-cached reached the upstream: %v", up.snapshot())
+	}
+}
