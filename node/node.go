@@ -342,9 +342,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		errs = append(errs, n.admin.Shutdown(ctx))
 	}
 	n.wg.Wait()
+	// The cache's background refreshes use the upstreams and the access
+	// log: they stop (Close waits for them) before either is retired.
+	errs = append(errs, n.cache.Close())
 	p := n.pipe.Load()
 	retire(p, nil)
-	errs = append(errs, p.log.Close(), n.cache.Close())
+	errs = append(errs, p.log.Close())
 	n.logger.Info("node stopped")
 	return errors.Join(errs...)
 }
