@@ -50,8 +50,9 @@ type Config struct {
 	// Owners picks the owner of each key. (Optional) If nil, every key is
 	// owned here and no peer is ever asked.
 	Owners OwnerPicker
-	// Transport carries peer requests: POST https://<peer>/cache/v1/fill
-	// and /cache/v1/purge. Required with Owners, and by PurgeCluster.
+	// Transport carries peer requests: POST https://<peer>/cache/v2/fill
+	// and /cache/v1/purge (peer.go). Required with Owners, and by
+	// PurgeCluster.
 	// Peers' fills are served with the published Routes (Cache.Publish).
 	Transport http.RoundTripper
 	// Peers lists the peer addresses ("host:port", as the Transport dials
@@ -76,10 +77,10 @@ type Config struct {
 	// nothing is registered.
 	Registerer prometheus.Registerer
 	// Logger receives peer failures (at debug: each one is also counted in
-	// portico_cache_peer_errors_total) and fills an owner refused for
-	// another config version (at debug, counted in
-	// portico_cache_peer_version_mismatches_total). (Optional) If nil,
-	// discarded.
+	// portico_cache_peer_errors_total), fills an owner refused for
+	// another config version or an older protocol (at debug, counted in
+	// portico_cache_peer_version_mismatches_total) and misuse (at error:
+	// Publish of another Cache's Routes). (Optional) If nil, discarded.
 	Logger *slog.Logger
 	// Problem writes the answers the cache makes itself (the
 	// only-if-cached 504), so that the caller can add the request id and

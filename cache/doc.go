@@ -31,14 +31,26 @@
 // next.ServeFill, nothing else of the node's (the client stages ran on
 // the asker). The owner keys it with the Fill's consumer and serves it as
 // owner, never forwarding it again, so nodes whose rings disagree for a
-// moment cannot loop. An owner that does not serve the route under the
-// asker's config version (another version published, none yet, or no
-// such cached route) refuses the fill, and the asker fills it itself as
-// when the owner is down, but counts it in
-// portico_cache_peer_version_mismatches_total, not as a peer error: it
-// happens for a moment whenever the config changes. Fills are coalesced
-// on the key at each hop (flight.go): one upstream request per cold key
-// cluster-wide.
+// moment cannot loop. An owner that serves the route under another
+// config version answers a fresh entry it holds for the request (the key
+// the asker sent) but fills nothing under a version it was not asked
+// for; one that would have to fill then, serves no such cached route,
+// has none published, or where either side's version is 0 (a node on
+// its own file before any cluster config: the version names no one
+// config) refuses the fill, and the asker fills it itself as when the
+// owner is down, but counts it in
+// portico_cache_peer_version_mismatches_total{reason="config"}, not as
+// a peer error: it happens for a moment whenever the config changes. An
+// owner of an older binary, which knows no /cache/v2/fill, answers 404
+// and is counted alike with reason="protocol": the fill protocol's
+// version is in its path (peer.go) because an old owner would ignore
+// the descriptor's route, version and consumer and key every consumer's
+// fill as anonymous, serving one consumer's answer to another. Fills
+// are coalesced on the key at each hop (flight.go): one upstream request
+// per cold key cluster-wide while the nodes serve the same config
+// version and the owner answers; while versions differ (the owner lacks
+// the entry) or the owner is down, each asker fills the key itself,
+// once per asker.
 //
 // A fill buffers the response until it is known to be shareable and
 // complete, then stores it, hands it to the waiters and serves it to its
@@ -92,8 +104,11 @@
 // a fresh 200, a Range of it, and Age and Cache-Status (RFC 9211) on
 // every answer: "Portico; hit; node=a", "Portico; fwd=miss; stored;
 // node=b", "Portico; hit; stale; detail=stale-while-revalidate; node=a",
-// with node the owner that stored the entry, "detail=near" for near
-// copies and "collapsed" for coalesced waiters.
+// with node the node that stored the entry: the owner, or this node for
+// a near copy it filled itself (the owner down, erroring or on another
+// config), whose hits read "Portico; hit; node=<self>". A hit of a near
+// copy of an owner's entry adds "detail=near" ("Portico; hit; node=a;
+// detail=near"); coalesced waiters add "collapsed".
 //
 // Client request directives: no-cache, max-age=0 and Pragma are ignored,
 // as most CDNs do, so that clients cannot force origin traffic; they and

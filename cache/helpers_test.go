@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -176,7 +177,8 @@ type chain struct {
 
 	mu        sync.Mutex
 	fills     []Fill
-	clientCtx int // ServeFill requests whose context had a ctxUser value
+	clientCtx int                    // ServeFill requests whose context had a ctxUser value
+	fillTLS   []*tls.ConnectionState // the TLS state of each ServeFill request
 }
 
 func (ch *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -187,6 +189,7 @@ func (ch *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (ch *chain) ServeFill(w http.ResponseWriter, r *http.Request, f Fill) {
 	ch.mu.Lock()
 	ch.fills = append(ch.fills, f)
+	ch.fillTLS = append(ch.fillTLS, r.TLS)
 	if r.Context().Value(ctxUser{}) != nil {
 		ch.clientCtx++
 	}
@@ -200,6 +203,13 @@ func (ch *chain) filled() ([]Fill, int) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	return append([]Fill(nil), ch.fills...), ch.clientCtx
+}
+
+// filledTLS returns the TLS state of the ServeFill requests so far.
+func (ch *chain) filledTLS() []*tls.ConnectionState {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return append([]*tls.ConnectionState(nil), ch.fillTLS...)
 }
 
 // ctxUser keys the consumer a test node's front put in a client's

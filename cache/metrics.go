@@ -31,10 +31,15 @@ type metrics struct {
 	vec        *prometheus.CounterVec
 	peerErrors prometheus.Counter
 	peerFills  prometheus.Counter
-	// peerMismatches counts fills an owner refused for another config
-	// version (or an unknown route): this node filled them itself.
-	peerMismatches prometheus.Counter
-	purged         prometheus.Counter
+	// mismatches is portico_cache_peer_version_mismatches_total, by
+	// reason: peerMismatches counts fills an owner refused (409) for
+	// another config version, a version 0 or an unknown route;
+	// peerOldProtocol those it did not know the fill path of (404: an
+	// older binary). This node filled them itself.
+	mismatches      *prometheus.CounterVec
+	peerMismatches  prometheus.Counter
+	peerOldProtocol prometheus.Counter
+	purged          prometheus.Counter
 
 	hits, misses, evictions, rejected, dropped *prometheus.Desc
 	costAdded, costEvicted, entries, bytes     *prometheus.Desc
@@ -58,10 +63,12 @@ func newMetrics(c *Cache) *metrics {
 		Name: "portico_cache_peer_fills_total",
 		Help: "Fill requests this node answered as owner for its peers.",
 	})
-	m.peerMismatches = prometheus.NewCounter(prometheus.CounterOpts{
+	m.mismatches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portico_cache_peer_version_mismatches_total",
-		Help: "Fills an owner refused because it serves another config version (or none yet, or no such cached route); each request then went upstream itself. Not peer errors.",
-	})
+		Help: "Fills an owner could not serve under this node's config: reason config, it serves another config version (and held no fresh entry), none yet, version 0, or no such cached route; reason protocol, it speaks an older fill protocol (an older binary). Each request then went upstream itself. Not peer errors.",
+	}, []string{"reason"})
+	m.peerMismatches = m.mismatches.WithLabelValues("config")
+	m.peerOldProtocol = m.mismatches.WithLabelValues("protocol")
 	m.purged = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "portico_cache_purged_entries_total",
 		Help: "Entries removed by purges (local and from peers).",
@@ -95,7 +102,8 @@ var _ prometheus.Collector = (*metrics)(nil)
 
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.vec.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.peerErrors.Desc(), m.peerFills.Desc(), m.peerMismatches.Desc(), m.purged.Desc(),
+	m.mismatches.Describe(ch)
+	for _, d := range []*prometheus.Desc{m.peerErrors.Desc(), m.peerFills.Desc(), m.purged.Desc(),
 		m.hits, m.misses, m.evictions, m.rejected, m.dropped, m.costAdded, m.costEvicted, m.entries, m.bytes, m.maxBytes} {
 		ch <- d
 	}
@@ -105,7 +113,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.vec.Collect(ch)
 	ch <- m.peerErrors
 	ch <- m.peerFills
-	ch <- m.peerMismatches
+	m.mismatches.Collect(ch)
 	ch <- m.purged
 	for _, t := range []*tier{m.c.owner, m.c.near} {
 		if t != nil {

@@ -235,7 +235,7 @@ func onlyIfCached(r *http.Request) bool {
 func (h *handler) refreshLater(r *http.Request, key, fk, consumer string) {
 	c := h.c
 	f := h.fillFor(consumer)
-	req, err := newFillRequest(r, "", f).request(c.ctx, nil)
+	req, err := newFillRequest(r, "", f).request(c.ctx)
 	if err != nil {
 		return // not expected: r is a request this node accepted
 	}

@@ -24,6 +24,12 @@ var errPeerTimeout = errors.New("owner did not answer within the peer timeout")
 // It is no peer failure: the asker fills the request itself.
 var errVersionMismatch = errors.New("owner does not serve this route under this config version")
 
+// errOldProtocol: the owner answered 404 to the fill path, as a node of
+// a binary that speaks an older fill protocol does (peer.go). It is a
+// version mismatch (reason "protocol"): the asker fills the request
+// itself.
+var errOldProtocol = fmt.Errorf("%w: the owner does not serve %s (an older binary)", errVersionMismatch, fillPath)
+
 // ownerAnswer is an owner's answer whose metadata has been read.
 type ownerAnswer struct {
 	meta   *fillMeta
@@ -51,7 +57,11 @@ func (x *call) fromOwner(f *flight) bool {
 	reqTime := c.now()
 	ans, err := c.askOwner(ctx, x.owner, x.r, x.key, x.h.fillFor(x.consumer), x.w)
 	if errors.Is(err, errVersionMismatch) {
-		c.metrics.peerMismatches.Inc()
+		if errors.Is(err, errOldProtocol) {
+			c.metrics.peerOldProtocol.Inc()
+		} else {
+			c.metrics.peerMismatches.Inc()
+		}
 		c.cfg.Logger.Debug("cache owner can't fill under this config", "peer", x.owner, "err", err)
 		return false
 	}
@@ -107,9 +117,9 @@ func readBody(r io.Reader, n int64) ([]byte, error) {
 
 // askOwner sends r's descriptor, filled under f, to peer and reads the
 // answer's metadata, waiting at most PeerTimeout for it. A 409 from the
-// owner is errVersionMismatch. The body streams under ctx. 103
-// Early Hints the owner relays go on to hints, the client (if not nil),
-// until the answer's headers come.
+// owner is errVersionMismatch, a 404 errOldProtocol. The body streams
+// under ctx. 103 Early Hints the owner relays go on to hints, the client
+// (if not nil), until the answer's headers come.
 func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key string, f Fill,
 	hints http.ResponseWriter) (*ownerAnswer, error) {
 	b, err := json.Marshal(newFillRequest(r, key, f))
@@ -144,6 +154,10 @@ func (c *Cache) askOwner(ctx context.Context, peer string, r *http.Request, key 
 		resp.Body.Close()
 		return fail(fmt.Errorf("%w: route %q, version %d here, %s there", errVersionMismatch, f.Route, f.Version,
 			strings.Join(v, ",")))
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		return fail(errOldProtocol)
 	}
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != fillContentType {
 		resp.Body.Close()

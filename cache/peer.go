@@ -18,26 +18,48 @@ import (
 
 // The peer protocol (groupcache's http.go, for HTTP responses):
 //
-//	POST /cache/v1/fill   body: fillRequest (JSON)
+//	POST /cache/v2/fill   body: fillRequest (JSON)
 //	  → 200, Content-Type fillContentType, body: a 4-byte big-endian
 //	    length, that many bytes of fillMeta (JSON), then the response body.
 //	  → 409, header Portico-Config-Version: the owner's published version
 //	    ("none"): it can't fill this under the asker's config.
 //	POST /cache/v1/purge  body: Selector (JSON) → 200 {"removed": n}
 //
-// The owner serves a fill with the published Routes (Cache.Publish): when
-// its version is the descriptor's and it holds the descriptor's route, it
-// rebuilds the request from the descriptor and runs that route's handler
-// as owner (it never forwards a peer's fill), keyed with the descriptor's
-// consumer; what it fetches goes through the route's next.ServeFill with
-// the descriptor's Fill. Nothing else of the owner's node runs: peer
-// listener → PeerHandler → the route's handler → next.ServeFill. Any
-// other version, none published, or no such route: 409, and the asker
-// fills the request itself (counted in
-// portico_cache_peer_version_mismatches_total, not as a peer error).
-// Every size read from a peer is bounded.
+// The fill's version is in its path because its descriptor's meaning
+// changed: since v2 the descriptor names the route, the config version
+// and the consumer, and the owner keys the fill with that consumer. An
+// owner of the previous binary (v1) ignores those fields and, as askers
+// no longer send the Portico-Consumer header it read, would key every
+// consumer's fill as anonymous and serve one consumer's answer to
+// another. Under distinct paths each side of a rolling upgrade sees a
+// 404 instead: an asker that gets 404 from /cache/v2/fill (an old owner)
+// fills the request itself and counts it as a version mismatch
+// (reason "protocol"), not a peer error; an old asker's /cache/v1/fill
+// gets 404 here, counts a peer error and fills itself. Purges did not
+// change and stay at v1. PeerHandler matches full paths: mount it at
+// /cache/ (or any prefix of its paths) without stripping the prefix.
+//
+// The owner serves a fill with the published Routes (Cache.Publish) only
+// when both its published version and the descriptor's are not zero
+// (version 0 is a node serving its own file before any cluster config,
+// which names no one config: two such nodes may differ) and it holds the
+// descriptor's route. Under the descriptor's version it rebuilds the
+// request from the descriptor and runs that route's handler as owner (it
+// never forwards a peer's fill), keyed with the descriptor's consumer;
+// what it fetches goes through the route's next.ServeFill with the
+// descriptor's Fill. Nothing else of the owner's node runs: peer
+// listener → PeerHandler → the route's handler → next.ServeFill. Under
+// another version it answers only from its owner tier: a fresh entry
+// for the request (its variant, as for any hit) under the key the asker
+// sent, so that config changes do not turn every remote hit into an
+// upstream request; it never fills under a version it was not asked
+// for. A miss then, an entry that needs revalidation, a key the two
+// versions build differently, a version 0, none published or no such
+// route: 409, and the asker fills the request itself (counted in
+// portico_cache_peer_version_mismatches_total, reason "config", not as
+// a peer error). Every size read from a peer is bounded.
 const (
-	fillPath        = "/cache/v1/fill"
+	fillPath        = "/cache/v2/fill"
 	purgePath       = "/cache/v1/purge"
 	fillContentType = "application/vnd.portico.cache-fill"
 
@@ -118,10 +140,12 @@ func newFillRequest(r *http.Request, key string, f Fill) fillRequest {
 }
 
 // request rebuilds the described request as a server would have
-// received it, with ctx. state is the TLS state of the connection it came
-// on (any non-nil value when the client's scheme was https: the proxy and
-// KeyOf read r.TLS only for the scheme).
-func (fr fillRequest) request(ctx context.Context, state *tls.ConnectionState) (*http.Request, error) {
+// received it, with ctx. When the client's scheme was https its TLS
+// state is an empty tls.ConnectionState of its own: the proxy and KeyOf
+// read r.TLS only for the scheme, and the state of the connection the
+// descriptor came on is the peer node's (its mTLS certificate), nothing
+// of the client's.
+func (fr fillRequest) request(ctx context.Context) (*http.Request, error) {
 	if fr.Method != http.MethodGet && fr.Method != http.MethodHead {
 		return nil, fmt.Errorf("method %q is not cacheable", fr.Method)
 	}
@@ -155,18 +179,16 @@ func (fr fillRequest) request(ctx context.Context, state *tls.ConnectionState) (
 		Header: h, Body: http.NoBody, Host: fr.Host, RemoteAddr: fr.Remote, RequestURI: fr.URI,
 	}).WithContext(ctx)
 	if fr.Scheme == "https" {
-		if state == nil {
-			state = &tls.ConnectionState{}
-		}
-		r.TLS = state
+		r.TLS = &tls.ConnectionState{}
 	}
 	return r, nil
 }
 
 // PeerHandler serves this node's side of the peer protocol:
-// POST /cache/v1/fill and POST /cache/v1/purge (full paths; mount it at
-// /cache/v1/ without stripping the prefix). It trusts its callers: mount
-// it only on the authenticated peer listener.
+// POST /cache/v2/fill and POST /cache/v1/purge (full paths; mount it at
+// /cache/ without stripping the prefix). Anything else, the previous
+// protocol's /cache/v1/fill included, is 404. It trusts its callers:
+// mount it only on the authenticated peer listener.
 func (c *Cache) PeerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -181,8 +203,8 @@ func (c *Cache) PeerHandler() http.Handler {
 }
 
 // serveFill answers a peer's fill request as the key's owner, with the
-// route the descriptor names in the published Routes, or 409 when this
-// node does not serve that route under the descriptor's config version.
+// route the descriptor names in the published Routes: a fill under the
+// descriptor's version, a fresh hit only under another one, else 409.
 func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -194,22 +216,34 @@ func (c *Cache) serveFill(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad fill request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	req, err := fr.request(r.Context(), r.TLS)
+	req, err := fr.request(r.Context())
 	if err != nil {
 		http.Error(w, "bad fill request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	h, served := c.servedRoute(&fr)
-	if h == nil {
+	h, same, served := c.servedRoute(&fr)
+	refuse := func() {
 		w.Header().Set(versionHeader, served)
-		http.Error(w, fmt.Sprintf("this node serves no cached route %q under config version %d (it serves version %s)",
+		http.Error(w, fmt.Sprintf("this node can't fill cached route %q under config version %d (it serves version %s)",
 			fr.Route, fr.Version, served), http.StatusConflict)
+	}
+	if h == nil {
+		refuse()
 		return
 	}
-	c.metrics.peerFills.Inc()
 	reply := &peerReply{}
 	pw := &peerWriter{w: w, c: c, reply: reply, header: make(http.Header)}
 	f := fr.fill()
+	if !same {
+		if !h.serveFresh(pw, req, &f, reply, fr.Key) {
+			refuse()
+			return
+		}
+		c.metrics.peerFills.Inc()
+		pw.finish()
+		return
+	}
+	c.metrics.peerFills.Inc()
 	h.serve(pw, req, &f, reply)
 	pw.finish()
 }

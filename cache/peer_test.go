@@ -34,6 +34,7 @@ func TestPeerHandlerRefuses(t *testing.T) {
 	}{
 		{"get", http.MethodGet, fillPath, enc(good), http.StatusMethodNotAllowed},
 		{"unknown path", http.MethodPost, "/cache/v1/nope", "{}", http.StatusNotFound},
+		{"old fill path", http.MethodPost, "/cache/v1/fill", enc(good), http.StatusNotFound}, // an older asker: a peer error, it fills itself
 		{"junk", http.MethodPost, fillPath, "{", http.StatusBadRequest},
 		{"post method", http.MethodPost, fillPath, with(func(f *fillRequest) { f.Method = "POST" }), http.StatusBadRequest},
 		{"bad scheme", http.MethodPost, fillPath, with(func(f *fillRequest) { f.Scheme = "ftp" }), http.StatusBadRequest},
@@ -45,6 +46,7 @@ func TestPeerHandlerRefuses(t *testing.T) {
 		{"purge two fields", http.MethodPost, purgePath, `{"key":"a","tag":"b"}`, http.StatusBadRequest},
 		{"other version", http.MethodPost, fillPath, with(func(f *fillRequest) { f.Version = 2 }), http.StatusConflict},
 		{"unknown route", http.MethodPost, fillPath, with(func(f *fillRequest) { f.Route = "nope" }), http.StatusConflict},
+		{"version 0", http.MethodPost, fillPath, with(func(f *fillRequest) { f.Version = 0 }), http.StatusConflict},
 		{"good fill", http.MethodPost, fillPath, enc(good), http.StatusOK},
 	}
 	for _, tt := range tests {
@@ -212,7 +214,7 @@ func TestFillRequestRoundTrip(t *testing.T) {
 	if fr.fill() != f {
 		t.Errorf("descriptor's fill %+v, want %+v", fr.fill(), f)
 	}
-	got, err := fr.request(t.Context(), nil)
+	got, err := fr.request(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

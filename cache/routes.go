@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 )
 
@@ -90,25 +91,62 @@ func (rs *Routes) route(name string) *handler {
 
 // Publish makes rs the set peers' fills are served from: the node calls
 // it when it swaps in the snapshot rs was built for. A fill whose
-// descriptor names another version, or a route rs does not hold, is
-// refused (the asker fills it itself); nil publishes none, refusing every
-// fill. rs must come from c.NewRoutes. Safe for concurrent use with
-// fills.
-func (c *Cache) Publish(rs *Routes) { c.routes.Store(rs) }
+// descriptor names another version is refused (the asker fills it
+// itself) unless rs's handler of its route holds a fresh entry for it;
+// one that names a route rs does not hold is refused, and so is every
+// fill while rs's version or the descriptor's is 0 (no cluster config
+// yet: the version names no one config). nil publishes none, refusing
+// every fill. rs must come from c.NewRoutes: a Routes built by another
+// Cache is ignored (logged; the published set stays as it was), since
+// its handlers would serve and store in that Cache's tiers. Safe for
+// concurrent use with fills.
+func (c *Cache) Publish(rs *Routes) {
+	if rs != nil && rs.c != c {
+		c.cfg.Logger.Error("cache: Publish ignored a Routes built by another Cache", "version", rs.version)
+		return
+	}
+	c.routes.Store(rs)
+}
 
-// servedRoute is the published handler that fills fr's route under fr's
-// version, or nil with the published version ("none" when none is).
-func (c *Cache) servedRoute(fr *fillRequest) (*handler, string) {
+// servedRoute is the published handler of fr's route, with same set
+// when it fills under fr's version, and the published version ("none"
+// when none is) for a refusal. h is nil when the fill is refused
+// outright: none published, no such route, or a version 0 on either
+// side.
+func (c *Cache) servedRoute(fr *fillRequest) (h *handler, same bool, served string) {
 	rs := c.routes.Load()
 	if rs == nil {
-		return nil, "none"
+		return nil, false, "none"
 	}
-	if rs.version == fr.Version {
-		if h := rs.route(fr.Route); h != nil {
-			return h, ""
-		}
+	served = strconv.FormatInt(rs.version, 10)
+	if rs.version == 0 || fr.Version == 0 {
+		return nil, false, served
 	}
-	return nil, fmt.Sprint(rs.version)
+	return rs.route(fr.Route), rs.version == fr.Version, served
+}
+
+// serveFresh answers a peer's fill made under another config version,
+// if it can without filling: with the owner tier's fresh entry for r (its
+// variant, as for any hit), keyed with f.Consumer, when that key is the
+// one the asker sent (askerKey; the versions may build keys differently).
+// It reports whether it answered; when it did not, it wrote nothing.
+func (h *handler) serveFresh(w http.ResponseWriter, r *http.Request, f *Fill, pr *peerReply, askerKey string) bool {
+	c, p := h.c, h.p
+	if c.stopped.Load() || !p.cacheableRequest(r) {
+		return false
+	}
+	key := p.key(r, f.Consumer)
+	if key == "" || key != askerKey {
+		return false
+	}
+	e, _ := c.owner.lookup(p, key, r)
+	now := c.now()
+	if e == nil || e.state(now) != fresh {
+		return false
+	}
+	c.metrics.served(outcomeHit, true)
+	c.serve(w, r, pr, e, now, "hit", e.hitStatus, nil)
+	return true
 }
 
 // callNext runs r through h's next: ServeFill when f is set (the cache's

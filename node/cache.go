@@ -160,7 +160,7 @@ func (t peerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // peerCacheHandler is what the node mounts on the peer listener.
 func (n *Node) peerHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/cache/v1/", n.cache.PeerHandler())
+	mux.Handle("/cache/", n.cache.PeerHandler())
 	mux.Handle("/limiter/v1/", n.limits.PeerHandler())
 	return mux
 }
