@@ -116,6 +116,9 @@ func (g *Gateway) applyDefaults() {
 		if a := r.Auth; a != nil && a.APIKey != nil {
 			setString(&a.APIKey.Header, "X-API-Key")
 		}
+		if c := r.CORS; c != nil {
+			c.applyDefaults(r)
+		}
 		limitDefaults(r.RateLimits, "client_ip")
 		upgradeDefaults(&r.Upgrades)
 	}

@@ -102,7 +102,8 @@ func (r fraction) String() string {
 // isRequired reports whether a field must be set in the document.
 func isRequired(id string) bool {
 	switch id {
-	case "Upstream.Name", "Upstream.Targets", "Target.URL", "Route.Name", "Route.Upstream":
+	case "Upstream.Name", "Upstream.Targets", "Target.URL", "Route.Name", "Route.Upstream",
+		"CORS.AllowOrigins":
 		return true
 	}
 	return false
@@ -144,6 +145,8 @@ func contextOf(t reflect.Type) string {
 		return "in route"
 	case reflect.TypeFor[Match]():
 		return "in match"
+	case reflect.TypeFor[CORS]():
+		return "in cors"
 	}
 	return "in " + lowerFirst(t.Name())
 }

@@ -90,6 +90,9 @@ func TestJSONSchema_Rejects(t *testing.T) {
 		{"missing required", y("upstreams:", "  - name: u"), "targets"},
 		{"bad hash_on", upstreamDoc("hash_on: ip"), "hash_on"},
 		{"bad size", y("node:", "  server: {max_body_bytes: 10XB}"), "max_body_bytes"},
+		{"cors unknown key", routeDoc("cors: {allow_origins: [\"*\"], allow_origin: x}"), "allow_origin"},
+		{"cors without origins", routeDoc("cors: {max_age: 10m}"), "allow_origins"},
+		{"cors max_age a number", routeDoc("cors: {allow_origins: [\"*\"], max_age: 600}"), "max_age"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +109,8 @@ func TestJSONSchema_Accepts(t *testing.T) {
 	docs := []string{
 		upstreamDoc("retries: {attempts: -1, backoff: 1m30s}", "hash_on: header:X-Id", "max_conns_per_target: ${MAX}"),
 		y("node:", "  server: {max_body_bytes: 1048576, max_header_bytes: 64KiB, idle_timeout: 0}", "  access_log: {sample: 1}"),
+		routeDoc("cors:", "  allow_origins: [\"https://*.example.com\"]", "  allow_methods: [GET, PUT]", "  allow_headers: [\"*\"]",
+			"  expose_headers: [X-Request-Id]", "  allow_credentials: true", "  max_age: 10m"),
 	}
 	for _, doc := range docs {
 		if err := s.Validate(yamlAsJSON(t, []byte(doc))); err != nil {
@@ -123,7 +128,7 @@ func exampleFiles(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"admin-and-logs", "balancing", "cluster-node1", "cluster-node2", "cluster-node3", "minimal", "resilience", "rewrite", "routing"}
+	want := []string{"admin-and-logs", "balancing", "cluster-node1", "cluster-node2", "cluster-node3", "cors", "minimal", "resilience", "rewrite", "routing"}
 	var names []string
 	for _, f := range files {
 		names = append(names, strings.TrimSuffix(filepath.Base(f), ".yaml"))

@@ -416,6 +416,42 @@ type APIKeyAuth struct {
 	Query string `yaml:"query"`
 }
 
+// CORS is a route's cross-origin resource sharing policy (the Fetch
+// standard's CORS protocol). The gateway owns the Access-Control-*
+// response headers of the route: those the upstream sends are dropped.
+type CORS struct {
+	// AllowOrigins are the origins whose pages may call the route:
+	// exact origins ("https://app.example.com", "http://localhost:3000"),
+	// wildcard subdomains ("https://*.example.com": one or more labels
+	// before .example.com, not example.com itself), or ["*"] alone for
+	// any origin. Origins are scheme://host[:port], without a path.
+	// (Required)
+	AllowOrigins []string `yaml:"allow_origins"`
+	// AllowMethods are the methods cross-origin pages may use (the
+	// preflight's Access-Control-Request-Method). (Optional) Defaults to
+	// the route's match.methods (with HEAD where GET is listed), or GET,
+	// HEAD, POST when the route takes any method.
+	AllowMethods []string `yaml:"allow_methods"`
+	// AllowHeaders are the request headers cross-origin pages may send
+	// (the preflight's Access-Control-Request-Headers); ["*"] allows any.
+	// (Optional) Defaults to Accept, Content-Type and X-Requested-With,
+	// plus the route's API key header when it has auth.
+	AllowHeaders []string `yaml:"allow_headers"`
+	// ExposeHeaders are the response headers, beyond the CORS-safelisted
+	// ones, that pages may read (Access-Control-Expose-Headers), e.g.
+	// [X-Request-Id, RateLimit]. (Optional) Defaults to none.
+	ExposeHeaders []string `yaml:"expose_headers"`
+	// AllowCredentials lets pages send cookies and HTTP authentication
+	// and read the answer (Access-Control-Allow-Credentials: true). Not
+	// with allow_origins ["*"]: the CORS protocol forbids it. (Optional)
+	// Defaults to false.
+	AllowCredentials bool `yaml:"allow_credentials"`
+	// MaxAge is how long browsers may cache a preflight's answer
+	// (Access-Control-Max-Age), in whole seconds, e.g. 10m. (Optional)
+	// Defaults to 0: no header, the browser's own default (5s).
+	MaxAge Duration `yaml:"max_age"`
+}
+
 // Upstream is a named pool of backend targets.
 type Upstream struct {
 	// Name is referenced by routes. (Required) Unique.
@@ -630,6 +666,11 @@ type Route struct {
 	Cache *RouteCache `yaml:"cache"`
 	// Auth identifies the consumer (401 when it fails). Absent: anonymous.
 	Auth *Auth `yaml:"auth"`
+	// CORS answers browsers' cross-origin requests at the gateway:
+	// preflights get 204 without reaching auth, limits or the upstream,
+	// and actual requests from allowed origins get the CORS headers.
+	// Absent: the gateway adds no CORS headers (the upstream's pass).
+	CORS *CORS `yaml:"cors"`
 	// RateLimits apply to every request of the route (with the
 	// consumer's, group's and plan's): 429 with Retry-After and RateLimit
 	// headers when one is exceeded.

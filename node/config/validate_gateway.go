@@ -201,6 +201,9 @@ func (v *validator) route(r *Route, i int, ups map[string]*Upstream, defined []*
 		v.routeCache(r.Cache, label)
 	}
 	v.upgrades(r, label)
+	if r.CORS != nil {
+		v.cors(r.CORS, label)
+	}
 	v.rateLimits(r.RateLimits, label)
 	for i := range r.RateLimits {
 		l := &r.RateLimits[i]
