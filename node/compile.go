@@ -5,15 +5,19 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"maps"
+	"math"
 	"net/http"
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/portico-gw/portico/node/auth"
 	"github.com/portico-gw/portico/node/config"
+	"github.com/portico-gw/portico/node/cors"
 	"github.com/portico-gw/portico/node/guard"
 	"github.com/portico-gw/portico/node/limit"
 	"github.com/portico-gw/portico/node/observe"
@@ -59,7 +63,8 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 	p.keys = auth.NewKeys(&snap.Gateway)
 	p.plans = limit.NewPlans(&snap.Gateway)
 	p.fills = n.cache.NewRoutes(snap.Version)
-	if p.router, err = route.New(snap.Gateway.Routes); err != nil {
+	entries, preflightOf := preflightRoutes(snap.Gateway.Routes)
+	if p.router, err = route.New(entries); err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
 	invalidate := anyRouteCaches(snap)
@@ -70,6 +75,9 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 		}
 		p.routes = append(p.routes, chain)
 	}
+	for _, i := range preflightOf {
+		p.routes = append(p.routes, p.routes[i]) // a preflight entry runs its route's chain
+	}
 	for _, u := range created {
 		u.Start()
 	}
@@ -78,7 +86,8 @@ func (n *Node) compile(snap *config.Snapshot, prev *pipeline, log *observe.Acces
 
 // compileRoute assembles route rc's chain, innermost first: the fill
 // chain (upstream and response stages), the cache, rate limits,
-// authentication, the body limit. A stage whose settings the route does
+// authentication, the body limit, CORS (outermost: preflights are
+// answered before the body limit and authentication). A stage whose settings the route does
 // not use returns its next unchanged, so the route does not pay for it. A
 // new stage is one package under node/ and one line here. invalidate says
 // whether a route without a cache must still invalidate the cached
@@ -115,8 +124,72 @@ func (n *Node) compileRoute(p *pipeline, rc config.Route, up *proxy.Upstream, in
 	if maxBody <= 0 {
 		maxBody = p.snap.Node.Server.MaxBodyBytes.Bytes()
 	}
-	chain.chain = guard.BodyLimit(h, maxBody)
+	h = guard.BodyLimit(h, maxBody)
+	chain.chain = cors.New(h, rc.CORS)
 	return chain, nil
+}
+
+// preflightRoutes returns what the router compiles: routes, then for
+// every route with cors the entries that take its CORS preflights, so a
+// route whose match.methods lacks OPTIONS still gets them. preflightOf[i]
+// is the route of entry len(routes)+i, whose chain (the cors stage in
+// front) answers them.
+//
+// Each entry is the route's match with the method OPTIONS and two more
+// header conditions: Origin present, and Access-Control-Request-Method
+// equal to one of its allow_methods. With more conditions than any plain
+// route on the same pattern, a preflight goes to the cors route that
+// allows the method asked (two routes on one path, one for reads and one
+// for writes, each judge their own), ahead of a route that lists
+// OPTIONS. A last entry per route takes a preflight for any other method
+// (Access-Control-Request-Method present), at the lowest priority: the
+// stage refuses it (204 without CORS headers). An OPTIONS that is not a
+// preflight meets none of them: on a route without OPTIONS it gets the
+// router's usual 405 with Allow. A preflight carries no custom headers,
+// so a route that matches on one of its own gets no preflights.
+func preflightRoutes(routes []config.Route) (entries []config.Route, preflightOf []int) {
+	entries = slices.Clip(routes) // appending copies: the snapshot's routes stay as they are
+	for i := range routes {
+		c := routes[i].CORS
+		if c == nil {
+			continue
+		}
+		for _, m := range c.AllowMethods {
+			entries = append(entries, preflightRoute(routes[i], m, routes[i].Priority))
+			preflightOf = append(preflightOf, i)
+		}
+		entries = append(entries, preflightRoute(routes[i], "*", math.MinInt))
+		preflightOf = append(preflightOf, i)
+	}
+	return entries, preflightOf
+}
+
+// preflightRoute is rc's match for OPTIONS requests with Origin and
+// Access-Control-Request-Method (equal to method; "*": present). The
+// route's own conditions on those headers, if any, stay.
+func preflightRoute(rc config.Route, method string, priority int) config.Route {
+	hdrs := make(map[string]string, len(rc.Match.Headers)+2)
+	maps.Copy(hdrs, rc.Match.Headers)
+	for _, kv := range [...][2]string{{"Origin", "*"}, {"Access-Control-Request-Method", method}} {
+		if !hasHeaderKey(hdrs, kv[0]) {
+			hdrs[kv[0]] = kv[1]
+		}
+	}
+	rc.Match.Methods = []string{http.MethodOptions}
+	rc.Match.Headers = hdrs
+	rc.Priority = priority
+	return rc
+}
+
+// hasHeaderKey reports whether conditions m name header k (names ignore
+// case).
+func hasHeaderKey(m map[string]string, k string) bool {
+	for h := range m {
+		if strings.EqualFold(h, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // anyRouteCaches reports whether some route of snap has a cache policy.
