@@ -11,7 +11,8 @@
 // once per snapshot, innermost first, by compileRoute: the fill chain (the
 // upstream proxy; a cache owner runs it directly for a peer's fill), the
 // cache, rate limits (node/limit), authentication (node/auth), the body
-// limit (node/guard). Each stage is its own package with a constructor
+// limit (node/guard), CORS (node/cors; the router also takes a cors
+// route's preflights, preflightRoutes). Each stage is its own package with a constructor
 // that returns next unchanged when the route does not use it; adding a
 // stage is one package and one line in compileRoute.
 //
