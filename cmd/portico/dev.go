@@ -274,6 +274,11 @@ burst 4, 1000 a day). This key is for the demo only (bin/portico apikey makes re
   bin/portico usage demo
   bin/portico usage demo --reset
 `, ns[0].EdgeAddr(), last, devAPIKey, ns[0].EdgeAddr())
+	fmt.Fprintf(w, `
+CORS per route: the gateway answers a page's preflight itself (204 with the
+Access-Control-* headers; the demo never sees it), before auth and limits:
+  curl -i -X OPTIONS -H 'Origin: http://localhost:3000' -H 'Access-Control-Request-Method: PUT' -H 'Access-Control-Request-Headers: content-type' http://%s/cors/hello
+`, ns[0].EdgeAddr())
 	gw := localhost(ns[0].TLSAddr())
 	fmt.Fprintf(w, `
 HTTPS on the same nodes: HTTP/1.1 and HTTP/2 over TLS, HTTP/3 over QUIC on the

@@ -93,7 +93,8 @@ func TestDevTourAnswers(t *testing.T) {
 	}()
 	type try struct {
 		url, token, ca, proto, apiKey string
-		crossSite                     bool // a browser's cross-site request: 403
+		crossSite                     bool     // a browser's cross-site request: 403
+		preflight                     []string // a CORS preflight's headers (-X OPTIONS): 204
 	}
 	var tries []try
 	var loops []loop
@@ -116,6 +117,11 @@ func TestDevTourAnswers(t *testing.T) {
 				tr.apiKey = m[1]
 			}
 			tr.crossSite = strings.Contains(line, "Sec-Fetch-Site: cross-site")
+			if strings.Contains(line, "-X OPTIONS") {
+				for _, m := range headerRe.FindAllStringSubmatch(line, -1) {
+					tr.preflight = append(tr.preflight, m[1], m[2])
+				}
+			}
 			for i, a := range f {
 				switch {
 				case a == "--cacert" && i+1 < len(f):
@@ -188,7 +194,14 @@ func TestDevTourAnswers(t *testing.T) {
 				c.Close(websocket.StatusNormalClosure, "")
 				return
 			}
-			req, _ := http.NewRequest("GET", tr.url, nil)
+			method := "GET"
+			if tr.preflight != nil {
+				method = "OPTIONS"
+			}
+			req, _ := http.NewRequest(method, tr.url, nil)
+			for i := 0; i+1 < len(tr.preflight); i += 2 {
+				req.Header.Set(tr.preflight[i], tr.preflight[i+1])
+			}
 			if tr.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tr.token)
 			}
@@ -220,6 +233,13 @@ func TestDevTourAnswers(t *testing.T) {
 			}
 			if tr.crossSite {
 				want = 403
+			}
+			if tr.preflight != nil {
+				// Answered by the gateway, allowed: 204 with the origin.
+				want = 204
+				if o := req.Header.Get("Origin"); res.Header.Get("Access-Control-Allow-Origin") != o || o == "" {
+					t.Errorf("preflight %s: Access-Control-Allow-Origin %q, want %q", tr.url, res.Header.Get("Access-Control-Allow-Origin"), o)
+				}
 			}
 			if strings.Contains(tr.url, "/limited/") {
 				// Shown after the loop that spends the limit: 429 or,
@@ -337,6 +357,7 @@ type loop struct {
 var (
 	loopRe   = regexp.MustCompile(`^for i in \$\(seq (\d+)\); do curl .* (http://\S+); done`)
 	apiKeyRe = regexp.MustCompile(`-H 'X-API-Key: ([^']+)'`)
+	headerRe = regexp.MustCompile(`-H '([^:']+): ([^']*)'`)
 )
 
 // TestAPIKeyCommand: apikey prints a fresh key and its config hash.
