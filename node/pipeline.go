@@ -22,9 +22,12 @@ import (
 // built once by compile and never mutated after. Requests load the current
 // pipeline once and finish on it even if a reload swaps in another.
 type pipeline struct {
-	snap      *config.Snapshot
-	router    *route.Router
-	routes    []*routeChain // index = route index in snap.Gateway.Routes
+	snap   *config.Snapshot
+	router *route.Router
+	// routes is indexed by the router's entries: first the route index in
+	// snap.Gateway.Routes, then the CORS preflight entries of
+	// preflightRoutes, each its route's chain again.
+	routes    []*routeChain
 	upstreams map[string]*proxy.Upstream
 	trusted   []netip.Prefix
 	// resolve finds a request's client address (trusted proxies
