@@ -10,11 +10,13 @@ import (
 	"github.com/portico-gw/portico/node/exchange"
 )
 
-// apiKey finds the consumer by the SHA-256 of an API key sent in a header
-// or, if configured, a query parameter.
+// apiKey finds the consumer by the SHA-256 of an API key sent in a
+// header or, if configured, a query parameter or a cookie (the first of
+// the three that carries one).
 type apiKey struct {
 	header string // canonical
 	query  string // "" when the query is not read
+	cookie string // "" when cookies are not read
 	keys   *Keys
 }
 
@@ -34,6 +36,11 @@ func (a *apiKey) authenticate(r *http.Request) (exchange.Identity, error) {
 			if key == "" {
 				key = v
 			}
+		}
+	}
+	if a.cookie != "" {
+		if v, found := cutCookies(r.Header, a.cookie); found && key == "" {
+			key = v
 		}
 	}
 	if key == "" {
@@ -65,4 +72,56 @@ func cutQueryParam(rq, name string) (value, rest string, found bool) {
 		kept = append(kept, part)
 	}
 	return value, strings.Join(kept, "&"), found
+}
+
+// cutCookies removes every cookie called name from h's Cookie header
+// lines, keeping the other cookies byte for byte (a line left empty is
+// dropped), and returns the first one's value (without its quotes).
+func cutCookies(h http.Header, name string) (value string, found bool) {
+	lines := h["Cookie"]
+	hit := false
+	for _, l := range lines {
+		if strings.Contains(l, name) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return "", false
+	}
+	kept := make([]string, 0, len(lines))
+	for _, l := range lines {
+		var parts []string
+		cut := false
+		for part := range strings.SplitSeq(l, ";") {
+			k, v, _ := strings.Cut(part, "=")
+			if strings.TrimSpace(k) == name {
+				if !found {
+					value = strings.TrimSpace(v)
+					if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+						value = value[1 : len(value)-1]
+					}
+				}
+				found, cut = true, true
+				continue
+			}
+			parts = append(parts, part)
+		}
+		if !cut {
+			kept = append(kept, l)
+			continue
+		}
+		if rest := strings.TrimLeft(strings.Join(parts, ";"), " "); strings.TrimSpace(rest) != "" {
+			kept = append(kept, rest)
+		}
+	}
+	if !found {
+		return "", false
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+	} else {
+		h["Cookie"] = kept // a new slice: the lines h held are not changed
+	}
+	return value, true
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/portico-gw/portico/node/config"
 	"github.com/portico-gw/portico/node/exchange"
@@ -29,8 +30,9 @@ type stage struct {
 	next      http.Handler
 	authn     authenticator
 	optional  bool
-	challenge []string // WWW-Authenticate value
-	missing   string   // the credentials-missing detail
+	challenge []string         // WWW-Authenticate value
+	missing   string           // the credentials-missing detail
+	ids       *identityHeaders // nil: no identity headers upstream
 }
 
 // New returns the authentication stage of a route with auth a in front of
@@ -47,16 +49,28 @@ func New(next http.Handler, a *config.Auth, keys *Keys) http.Handler {
 	k := a.APIKey
 	s := &stage{
 		next:     next,
-		authn:    &apiKey{header: http.CanonicalHeaderKey(k.Header), query: k.Query, keys: keys},
+		authn:    &apiKey{header: http.CanonicalHeaderKey(k.Header), query: k.Query, cookie: k.Cookie, keys: keys},
 		optional: a.Optional,
-		missing:  "This route needs an API key in the " + k.Header + " header.",
+		ids:      newIdentityHeaders(a.UpstreamHeaders),
 	}
+	// The challenge and the detail name every place a key is read from
+	// (those whose names can be quoted as they are).
 	challenge := `ApiKey header="` + k.Header + `"`
+	places := []string{"the " + k.Header + " header"}
 	if k.Query != "" && plainText(k.Query) {
 		challenge += `, query="` + k.Query + `"`
-		s.missing = "This route needs an API key in the " + k.Header + " header or the " + k.Query + " query parameter."
+		places = append(places, "the "+k.Query+" query parameter")
+	}
+	if k.Cookie != "" && plainText(k.Cookie) {
+		challenge += `, cookie="` + k.Cookie + `"`
+		places = append(places, "the "+k.Cookie+" cookie")
 	}
 	s.challenge = []string{challenge}
+	where := places[0]
+	if n := len(places); n > 1 {
+		where = strings.Join(places[:n-1], ", ") + " or " + places[n-1]
+	}
+	s.missing = "This route needs an API key in " + where + "."
 	return s
 }
 
@@ -66,9 +80,15 @@ func (s *stage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		ex.Who = id
+		if s.ids != nil {
+			s.ids.set(r.Header, &id)
+		}
 		s.next.ServeHTTP(w, r)
 		return
 	case errors.Is(err, errNoCredentials) && s.optional:
+		if s.ids != nil {
+			s.ids.set(r.Header, &exchange.Identity{})
+		}
 		s.next.ServeHTTP(w, r)
 		return
 	}

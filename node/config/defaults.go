@@ -113,8 +113,8 @@ func (g *Gateway) applyDefaults() {
 		if c := r.Cache; c != nil {
 			c.applyDefaults()
 		}
-		if a := r.Auth; a != nil && a.APIKey != nil {
-			setString(&a.APIKey.Header, "X-API-Key")
+		if a := r.Auth; a != nil {
+			a.applyDefaults()
 		}
 		if c := r.CORS; c != nil {
 			c.applyDefaults(r)

@@ -147,6 +147,12 @@ func contextOf(t reflect.Type) string {
 		return "in match"
 	case reflect.TypeFor[CORS]():
 		return "in cors"
+	case reflect.TypeFor[Auth]():
+		return "in auth"
+	case reflect.TypeFor[APIKeyAuth]():
+		return "in auth.api_key"
+	case reflect.TypeFor[UpstreamHeaders]():
+		return "in auth.upstream_headers"
 	}
 	return "in " + lowerFirst(t.Name())
 }

@@ -405,15 +405,48 @@ type Auth struct {
 	// (limits by consumer then count them by client IP). Wrong
 	// credentials are refused either way.
 	Optional bool `yaml:"optional"`
+	// UpstreamHeaders tells the upstream who the consumer is, in request
+	// headers the gateway owns: whatever the client sent under these
+	// names is removed first, so they can't be forged. An identified
+	// request gets the consumer's name and, when it has one, its group;
+	// an anonymous one (optional routes) gets neither, and the anonymous
+	// header set to "true". (Optional) Absent: no identity headers are
+	// sent and client headers of these names pass as they are;
+	// upstream_headers: {} sends them under the default names.
+	UpstreamHeaders *UpstreamHeaders `yaml:"upstream_headers"`
 }
 
-// APIKeyAuth reads an API key from a header or a query parameter.
+// UpstreamHeaders names the request headers that carry a route's
+// consumer to the upstream (as Kong's X-Consumer-* headers do). Names
+// must be distinct header names, none of them hop-by-hop, Host,
+// Content-Length or the route's API key header.
+type UpstreamHeaders struct {
+	// Consumer carries the consumer's name. (Optional) Defaults to
+	// "X-Consumer-Name".
+	Consumer string `yaml:"consumer"`
+	// Group carries the consumer's group (absent when it has none).
+	// (Optional) Defaults to "X-Consumer-Groups".
+	Group string `yaml:"group"`
+	// Anonymous is set to "true" on requests an optional route lets
+	// through without credentials. (Optional) Defaults to
+	// "X-Anonymous-Consumer".
+	Anonymous string `yaml:"anonymous"`
+}
+
+// APIKeyAuth reads an API key from a header, a query parameter or a
+// cookie, in that order: the first that carries one is used. Every one
+// configured is removed before proxying and logging, used or not.
 type APIKeyAuth struct {
 	// Header carries the key. (Optional) Defaults to "X-API-Key".
 	Header string `yaml:"header"`
 	// Query is a query parameter that may carry the key instead (removed
 	// before proxying). (Optional) Empty: not read from the query.
 	Query string `yaml:"query"`
+	// Cookie is a cookie that may carry the key when neither the header
+	// nor the query does (every cookie of that name is removed from the
+	// Cookie header before proxying, the others kept as sent).
+	// (Optional) Empty: not read from cookies.
+	Cookie string `yaml:"cookie"`
 }
 
 // CORS is a route's cross-origin resource sharing policy (the Fetch

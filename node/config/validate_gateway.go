@@ -214,13 +214,7 @@ func (v *validator) route(r *Route, i int, ups map[string]*Upstream, defined []*
 		}
 	}
 	if a := r.Auth; a != nil {
-		if a.APIKey == nil {
-			v.errorf(v.at(a, r), "%s: auth needs a method: api_key: {} (header X-API-Key)", label)
-		} else {
-			if !isToken(a.APIKey.Header) {
-				v.errorf(v.at(&a.APIKey.Header, a.APIKey), "%s: auth.api_key.header %s is not a valid header name", label, v.show(&a.APIKey.Header, a.APIKey.Header))
-			}
-		}
+		v.auth(a, r, label)
 	}
 }
 
