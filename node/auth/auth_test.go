@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -107,29 +106,11 @@ type answer struct {
 // header X-API-Key: key when key is not empty.
 func (s *server) get(t *testing.T, target, key string) answer {
 	t.Helper()
-	req, err := http.NewRequest("GET", s.url+target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.Header{}
 	if key != "" {
-		req.Header.Set("X-API-Key", key)
+		h["X-Api-Key"] = []string{key}
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := answer{status: res.StatusCode, challenge: strings.Join(res.Header.Values("Www-Authenticate"), "|"), seen: <-s.seen}
-	if res.StatusCode != 200 {
-		if err := json.Unmarshal(body, &a.problem); err != nil {
-			t.Fatalf("%s: %d %q: %v", target, res.StatusCode, body, err)
-		}
-	}
-	return a
+	return s.send(t, target, h)
 }
 
 func TestStage(t *testing.T) {
