@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -158,51 +157,48 @@ func WriteDetail(w http.ResponseWriter, t Type, detail, requestID string) {
 }
 
 func write(w http.ResponseWriter, e *entry, detail, requestID string) {
-	var b strings.Builder
-	b.Grow(len(Base) + len(e.slug) + len(e.title) + len(detail) + len(requestID) + 80)
-	b.WriteString(`{"type":"`)
-	b.WriteString(Base)
-	b.WriteString(e.slug)
-	b.WriteString(`","title":"`)
-	writeString(&b, e.title)
-	b.WriteString(`","status":`)
-	b.WriteString(strconv.Itoa(e.status))
-	b.WriteString(`,"detail":"`)
-	writeString(&b, detail)
-	b.WriteByte('"')
+	b := make([]byte, 0, len(Base)+len(e.slug)+len(e.title)+len(detail)+len(requestID)+80)
+	b = append(b, `{"type":"`...)
+	b = append(b, Base...)
+	b = append(b, e.slug...)
+	b = append(b, `","title":"`...)
+	b = appendString(b, e.title)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = append(b, `,"detail":"`...)
+	b = appendString(b, detail)
+	b = append(b, '"')
 	if requestID != "" {
-		b.WriteString(`,"request_id":"`)
-		writeString(&b, requestID)
-		b.WriteByte('"')
+		b = append(b, `,"request_id":"`...)
+		b = appendString(b, requestID)
+		b = append(b, '"')
 	}
-	b.WriteString("}\n")
+	b = append(b, "}\n"...)
 	header(w)
 	w.WriteHeader(e.status)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = w.Write(b)
 }
 
-// writeString writes s as the inside of a JSON string: as is when it
+// appendString appends s as the inside of a JSON string: as is when it
 // needs no escaping (every default title and most details), else escaped
 // by encoding/json (quotes, backslashes, control characters, invalid
 // UTF-8).
-func writeString(b *strings.Builder, s string) {
+func appendString(b []byte, s string) []byte {
 	ascii := true
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c < 0x20 || c == '"' || c == '\\':
 			q, _ := json.Marshal(s) // a string always encodes
-			b.Write(q[1 : len(q)-1])
-			return
+			return append(b, q[1:len(q)-1]...)
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
 	if !ascii && !utf8.ValidString(s) {
 		q, _ := json.Marshal(s)
-		b.Write(q[1 : len(q)-1])
-		return
+		return append(b, q[1:len(q)-1]...)
 	}
-	b.WriteString(s)
+	return append(b, s...)
 }
 
 // WriteExt answers with t and extension members (RFC 9457 §3.2), such as
@@ -222,15 +218,11 @@ func WriteExt(w http.ResponseWriter, t Type, requestID string, ext map[string]an
 	_ = json.NewEncoder(w).Encode(body)
 }
 
+// header sets the headers of every problem answer. Each answer gets its
+// own values: a later stage may change them in place.
 func header(w http.ResponseWriter) {
 	h := w.Header()
-	h["Content-Type"] = contentType
-	h["Cache-Control"] = noStore
+	h["Content-Type"] = []string{"application/problem+json"}
+	h["Cache-Control"] = []string{"no-store"}
 	delete(h, "Content-Length")
 }
-
-// Shared, never-modified header values: one allocation less per answer.
-var (
-	contentType = []string{"application/problem+json"}
-	noStore     = []string{"no-store"}
-)
